@@ -1,0 +1,156 @@
+#include "gateway/cli.hpp"
+
+#include <charconv>
+#include <utility>
+
+namespace cgw::gateway {
+namespace {
+
+constexpr const char* serve_usage = R"(usage: console-gw [options]
+       console-gw token --host ID --uuid UUID [--console vnc|spice] [--ttl 60s]
+                        [--audience AUD] --signing-key FILE
+
+A WebSocket gateway to libvirt VM consoles (noVNC, spice-html5).
+
+options:
+  --config FILE       TOML configuration (see etc/console-gw.toml); flags override it
+  --listen ADDR       address to listen on (default 0.0.0.0)
+  --ws-port N         port for ws:// and wss:// (default 6080)
+  --public-host NAME  the host name browsers use to reach the gateway (origin check)
+  --cert PEM          TLS certificate chain; enables wss:// on the same port
+  --key PEM           TLS private key (default: the --cert file)
+  --ssl-only          refuse plain ws:// and http://
+  --web DIR           serve static files from DIR (e.g. /usr/share/novnc)
+  --log-level LEVEL   debug, info, warn or error (default info)
+  --help              this text
+  --version           the version
+)";
+
+constexpr const char* token_usage = R"(usage: console-gw token --host ID --uuid UUID [--console vnc|spice]
+                        [--ttl 60s] [--audience AUD] --signing-key FILE
+
+Prints a signed console token. FILE is an HS256 shared secret or a PEM private
+key (EC P-256: ES256, Ed25519: EdDSA, RSA: RS256).
+)";
+
+[[noreturn]] void bad(const std::string& flag, const std::string& problem) {
+  throw ConfigError(flag + ": " + problem);
+}
+
+// Walks the arguments; a flag's value is the next argument or follows '='.
+class Args {
+ public:
+  explicit Args(const std::vector<std::string>& args, std::size_t start) : args_(args), i_(start) {}
+  bool done() const { return i_ >= args_.size(); }
+  std::string next_flag() {
+    std::string arg = args_[i_++];
+    value_.reset();
+    if (auto eq = arg.find('='); arg.starts_with("--") && eq != std::string::npos) {
+      value_ = arg.substr(eq + 1);
+      arg.resize(eq);
+    }
+    return arg;
+  }
+  std::string value(const std::string& flag) {
+    if (value_) return *std::exchange(value_, std::nullopt);
+    if (done()) bad(flag, "needs a value");
+    return args_[i_++];
+  }
+
+ private:
+  const std::vector<std::string>& args_;
+  std::size_t i_;
+  std::optional<std::string> value_;
+};
+
+std::uint16_t port_value(const std::string& flag, const std::string& text) {
+  unsigned value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || ptr != text.data() + text.size() || value == 0 || value > 65535) {
+    bad(flag, "must be a port number 1-65535, got '" + text + "'");
+  }
+  return static_cast<std::uint16_t>(value);
+}
+
+Command parse_token(const std::vector<std::string>& argv) {
+  TokenCommand cmd;
+  Args args(argv, 2);
+  while (!args.done()) {
+    const std::string flag = args.next_flag();
+    if (flag == "--help" || flag == "-h") return HelpCommand{token_usage};
+    if (flag == "--host") {
+      cmd.host_id = args.value(flag);
+      if (!valid_host_id(cmd.host_id)) bad(flag, "host IDs may contain only letters, digits and '_'");
+    } else if (flag == "--uuid") {
+      cmd.uuid = args.value(flag);
+    } else if (flag == "--console") {
+      cmd.console = args.value(flag);
+      if (*cmd.console != "vnc" && *cmd.console != "spice") bad(flag, "must be vnc or spice");
+    } else if (flag == "--ttl") {
+      const std::string text = args.value(flag);
+      auto ttl = parse_duration(text);
+      if (!ttl || ttl->count() < 1000) bad(flag, "must be a duration such as 60s or 10m, got '" + text + "'");
+      cmd.ttl = std::chrono::duration_cast<std::chrono::seconds>(*ttl);
+    } else if (flag == "--signing-key") {
+      cmd.signing_key = args.value(flag);
+    } else if (flag == "--audience") {
+      cmd.audience = args.value(flag);
+    } else {
+      bad(flag, "unknown option (see console-gw token --help)");
+    }
+  }
+  if (cmd.host_id.empty()) bad("--host", "is required");
+  if (cmd.uuid.empty()) bad("--uuid", "is required");
+  if (cmd.signing_key.empty()) bad("--signing-key", "is required");
+  return cmd;
+}
+
+}  // namespace
+
+Command parse_command_line(const std::vector<std::string>& argv) {
+  if (argv.size() > 1 && argv[1] == "token") return parse_token(argv);
+
+  // The file first, so that flags override it wherever they stand.
+  Config config;
+  {
+    Args args(argv, 1);
+    while (!args.done()) {
+      const std::string flag = args.next_flag();
+      if (flag == "--help" || flag == "-h") return HelpCommand{serve_usage};
+      if (flag == "--version") return VersionCommand{};
+      if (flag == "--config") config = load_config_file(args.value(flag));
+      else if (flag == "--ssl-only") continue;
+      else if (flag.starts_with("--") && !args.done()) args.value(flag);
+    }
+  }
+
+  Args args(argv, 1);
+  while (!args.done()) {
+    const std::string flag = args.next_flag();
+    if (flag == "--config") {
+      args.value(flag);
+    } else if (flag == "--listen") {
+      config.listen = args.value(flag);
+    } else if (flag == "--ws-port") {
+      config.port = port_value(flag, args.value(flag));
+    } else if (flag == "--public-host") {
+      config.public_host = args.value(flag);
+    } else if (flag == "--cert") {
+      config.cert = args.value(flag);
+    } else if (flag == "--key") {
+      config.key = args.value(flag);
+    } else if (flag == "--web") {
+      config.web = args.value(flag);
+    } else if (flag == "--ssl-only") {
+      config.ssl_only = true;
+    } else if (flag == "--log-level") {
+      config.log_level = args.value(flag);
+    } else {
+      bad(flag, "unknown option (see console-gw --help)");
+    }
+  }
+  finish_config(config);
+  return ServeCommand{std::move(config)};
+}
+
+}  // namespace cgw::gateway

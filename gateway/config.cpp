@@ -1,0 +1,262 @@
+#include "gateway/config.hpp"
+
+#include "tunnel/host_route.hpp"
+
+#include <toml++/toml.h>
+
+#include <charconv>
+#include <set>
+#include <sstream>
+
+namespace cgw::gateway {
+namespace {
+
+// Builds the one-line messages: "FILE: section.key: problem".
+class Reader {
+ public:
+  explicit Reader(std::string file) : file_(std::move(file)) {}
+
+  [[noreturn]] void fail(const std::string& key, const std::string& problem) const {
+    throw ConfigError(file_ + ": " + key + ": " + problem);
+  }
+
+  void only_keys(const toml::table& table, const std::string& section,
+                 const std::set<std::string_view>& known) const {
+    for (const auto& [key, value] : table) {
+      if (!known.contains(key.str())) fail(section + "." + std::string(key.str()), "unknown key");
+    }
+  }
+
+  std::optional<std::string> string(const toml::table& table, const std::string& section,
+                                    std::string_view key) const {
+    const toml::node* node = table.get(key);
+    if (!node) return std::nullopt;
+    if (!node->is_string()) fail(section + "." + std::string(key), "must be a string");
+    return node->as_string()->get();
+  }
+
+  std::optional<bool> boolean(const toml::table& table, const std::string& section,
+                              std::string_view key) const {
+    const toml::node* node = table.get(key);
+    if (!node) return std::nullopt;
+    if (!node->is_boolean()) fail(section + "." + std::string(key), "must be true or false");
+    return node->as_boolean()->get();
+  }
+
+  std::optional<std::int64_t> integer(const toml::table& table, const std::string& section,
+                                      std::string_view key, std::int64_t min, std::int64_t max) const {
+    const toml::node* node = table.get(key);
+    if (!node) return std::nullopt;
+    const std::string name = section + "." + std::string(key);
+    if (!node->is_integer()) fail(name, "must be an integer");
+    const std::int64_t value = node->as_integer()->get();
+    if (value < min || value > max) {
+      fail(name, "must be between " + std::to_string(min) + " and " + std::to_string(max) +
+                     ", got " + std::to_string(value));
+    }
+    return value;
+  }
+
+  std::optional<std::chrono::milliseconds> duration(const toml::table& table,
+                                                    const std::string& section,
+                                                    std::string_view key) const {
+    const toml::node* node = table.get(key);
+    if (!node) return std::nullopt;
+    const std::string name = section + "." + std::string(key);
+    std::optional<std::chrono::milliseconds> value;
+    if (node->is_integer() && node->as_integer()->get() >= 0) {
+      value = std::chrono::seconds(node->as_integer()->get());
+    } else if (node->is_string()) {
+      value = parse_duration(node->as_string()->get());
+    }
+    if (!value) fail(name, "must be a duration such as \"30s\", \"10m\" or \"1h\"");
+    return value;
+  }
+
+  std::optional<std::vector<std::string>> strings(const toml::table& table,
+                                                  const std::string& section,
+                                                  std::string_view key) const {
+    const toml::node* node = table.get(key);
+    if (!node) return std::nullopt;
+    const std::string name = section + "." + std::string(key);
+    if (!node->is_array()) fail(name, "must be an array of strings");
+    std::vector<std::string> out;
+    for (const toml::node& item : *node->as_array()) {
+      if (!item.is_string()) fail(name, "must be an array of strings");
+      out.push_back(item.as_string()->get());
+    }
+    return out;
+  }
+
+  const toml::table* table(const toml::table& parent, std::string_view key) const {
+    const toml::node* node = parent.get(key);
+    if (!node) return nullptr;
+    if (!node->is_table()) fail(std::string(key), "must be a table ([" + std::string(key) + "])");
+    return node->as_table();
+  }
+
+ private:
+  std::string file_;
+};
+
+void read_gateway(const Reader& r, const toml::table& t, Config& c) {
+  const std::string s = "gateway";
+  r.only_keys(t, s,
+              {"listen", "port", "public_host", "cert", "key", "web", "allowed_origins", "ssl_only",
+               "threads", "ping_interval", "libvirt_timeout", "connect_timeout", "log_level"});
+  if (auto v = r.string(t, s, "listen")) c.listen = *v;
+  if (auto v = r.integer(t, s, "port", 1, 65535)) c.port = static_cast<std::uint16_t>(*v);
+  if (auto v = r.string(t, s, "public_host")) c.public_host = *v;
+  if (auto v = r.string(t, s, "cert")) c.cert = *v;
+  if (auto v = r.string(t, s, "key")) c.key = *v;
+  if (auto v = r.string(t, s, "web")) c.web = *v;
+  if (auto v = r.strings(t, s, "allowed_origins")) c.allowed_origins = *v;
+  if (auto v = r.boolean(t, s, "ssl_only")) c.ssl_only = *v;
+  if (auto v = r.integer(t, s, "threads", 0, 256)) c.threads = static_cast<unsigned>(*v);
+  if (auto v = r.duration(t, s, "ping_interval")) {
+    c.ping_interval = std::chrono::duration_cast<std::chrono::seconds>(*v);
+  }
+  if (auto v = r.duration(t, s, "libvirt_timeout")) c.libvirt_timeout = *v;
+  if (auto v = r.duration(t, s, "connect_timeout")) c.connect_timeout = *v;
+  if (auto v = r.string(t, s, "log_level")) c.log_level = *v;
+}
+
+void read_tokens(const Reader& r, const toml::table& t, Config& c) {
+  const std::string s = "tokens";
+  r.only_keys(t, s, {"mode", "key_file", "audience", "max_ttl"});
+  if (auto v = r.string(t, s, "mode")) {
+    if (*v == "jwt") {
+      c.token_mode = TokenMode::jwt;
+    } else if (*v == "plain") {
+      c.token_mode = TokenMode::plain;
+    } else {
+      r.fail("tokens.mode", "must be \"jwt\" or \"plain\", got \"" + *v + "\"");
+    }
+  }
+  if (auto v = r.string(t, s, "key_file")) c.token_key_file = *v;
+  if (auto v = r.string(t, s, "audience")) c.audience = *v;
+  if (auto v = r.duration(t, s, "max_ttl")) {
+    c.max_ttl = std::chrono::duration_cast<std::chrono::seconds>(*v);
+    if (c.max_ttl.count() <= 0) r.fail("tokens.max_ttl", "must be at least 1s");
+  }
+}
+
+void read_host(const Reader& r, const std::string& id, const toml::table& t, Config& c) {
+  const std::string s = "hosts." + id;
+  if (!valid_host_id(id)) r.fail(s, "host IDs may contain only letters, digits and '_'");
+  r.only_keys(t, s,
+              {"uri", "address", "ssh", "ssh_user", "ssh_port", "ssh_key", "ssh_agent",
+               "known_hosts", "console_via"});
+  HostConfig host;
+  host.id = id;
+  auto uri = r.string(t, s, "uri");
+  if (!uri) r.fail(s + ".uri", "is required (a libvirt URI such as \"qemu:///system\")");
+  if (!tunnel::parse_libvirt_uri(*uri)) r.fail(s + ".uri", "is not a libvirt URI: \"" + *uri + "\"");
+  host.uri = *uri;
+  if (auto v = r.string(t, s, "address")) host.address = *v;
+  if (auto v = r.boolean(t, s, "ssh")) host.ssh = *v;
+  if (auto v = r.string(t, s, "ssh_user")) host.ssh_user = *v;
+  if (auto v = r.integer(t, s, "ssh_port", 1, 65535)) host.ssh_port = static_cast<std::uint16_t>(*v);
+  if (auto v = r.string(t, s, "ssh_key")) host.ssh_key = *v;
+  if (auto v = r.boolean(t, s, "ssh_agent")) host.ssh_agent = *v;
+  if (auto v = r.string(t, s, "known_hosts")) host.known_hosts = *v;
+  if (auto v = r.string(t, s, "console_via")) {
+    if (*v == "ssh") {
+      host.console_via_ssh = true;
+    } else if (*v != "direct") {
+      r.fail(s + ".console_via", "must be \"ssh\" or \"direct\", got \"" + *v + "\"");
+    }
+  }
+  c.hosts.push_back(std::move(host));
+}
+
+}  // namespace
+
+bool valid_host_id(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char ch : id) {
+    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                    ch == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
+  std::uint64_t value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || ptr == text.data()) return std::nullopt;
+  const std::string_view unit(ptr, static_cast<std::size_t>(text.data() + text.size() - ptr));
+  constexpr std::uint64_t limit = 366ULL * 24 * 3600 * 1000;  // a year is plenty
+  std::uint64_t millis = 0;
+  if (unit == "ms") {
+    millis = value;
+  } else if (unit.empty() || unit == "s") {
+    millis = value * 1000;
+  } else if (unit == "m") {
+    millis = value * 60'000;
+  } else if (unit == "h") {
+    millis = value * 3'600'000;
+  } else {
+    return std::nullopt;
+  }
+  if (value > limit || millis > limit) return std::nullopt;
+  return std::chrono::milliseconds(millis);
+}
+
+Config load_config_file(const std::string& path) {
+  Config config;
+  config.file = path;
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& err) {
+    const auto& where = err.source().begin;
+    if (where.line == 0) throw ConfigError(path + ": " + std::string(err.description()));
+    throw ConfigError(path + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) +
+                      ": " + std::string(err.description()));
+  }
+  const Reader r(path);
+  for (const auto& [key, value] : root) {
+    const std::string_view k = key.str();
+    if (k != "gateway" && k != "tokens" && k != "hosts") r.fail(std::string(k), "unknown section");
+  }
+  if (const toml::table* t = r.table(root, "gateway")) read_gateway(r, *t, config);
+  if (const toml::table* t = r.table(root, "tokens")) read_tokens(r, *t, config);
+  if (const toml::table* hosts = r.table(root, "hosts")) {
+    for (const auto& [id, node] : *hosts) {
+      if (!node.is_table()) r.fail("hosts." + std::string(id.str()), "must be a table");
+      read_host(r, std::string(id.str()), *node.as_table(), config);
+    }
+  }
+  return config;
+}
+
+void finish_config(Config& config) {
+  const std::string origin = config.file.empty() ? "command line" : config.file;
+  if (config.hosts.empty()) {
+    HostConfig local;
+    local.id = "local";
+    local.uri = "qemu:///system";
+    config.hosts.push_back(local);
+  }
+  for (HostConfig& host : config.hosts) {
+    const auto uri = tunnel::parse_libvirt_uri(host.uri);
+    if (uri && uri->transport == "ssh") host.ssh = true;
+    if (host.console_via_ssh && !host.ssh) {
+      throw ConfigError(origin + ": hosts." + host.id +
+                        ".console_via: \"ssh\" needs ssh = true or a qemu+ssh:// URI");
+    }
+  }
+  if (!config.key.empty() && config.cert.empty()) {
+    throw ConfigError(origin + ": gateway.key: given without gateway.cert");
+  }
+  if (config.ssl_only && config.cert.empty()) {
+    throw ConfigError(origin + ": gateway.ssl_only: needs gateway.cert (and gateway.key)");
+  }
+  if (config.ping_interval.count() < 0) {
+    throw ConfigError(origin + ": gateway.ping_interval: must not be negative");
+  }
+}
+
+}  // namespace cgw::gateway

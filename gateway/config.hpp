@@ -1,0 +1,77 @@
+// The gateway's configuration: the TOML file, then command-line flags over it.
+// Any problem is a ConfigError whose message is one line naming the file (or
+// flag), the key and the problem; main() prints it and exits with status 2.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace cgw::gateway {
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct HostConfig {
+  std::string id;   // [A-Za-z0-9_]+
+  std::string uri;  // libvirt URI
+  std::string address;  // where consoles listening on 0.0.0.0 / :: are reached
+  // SSH tunnel (consoles on the host's loopback or UNIX sockets)
+  bool ssh = false;  // implied by a qemu+ssh:// URI
+  std::string ssh_user;
+  std::uint16_t ssh_port = 0;
+  std::string ssh_key;
+  bool ssh_agent = false;
+  std::string known_hosts;
+  bool console_via_ssh = false;  // console_via = "ssh"
+};
+
+enum class TokenMode { jwt, plain };
+
+struct Config {
+  std::string file;  // the config file read, empty when none
+
+  // [gateway]
+  std::string listen = "0.0.0.0";
+  std::uint16_t port = 6080;
+  std::string public_host;
+  std::string cert;
+  std::string key;
+  std::string web;
+  std::vector<std::string> allowed_origins;
+  bool ssl_only = false;
+  unsigned threads = 0;  // 0: one per core
+  std::chrono::seconds ping_interval{30};
+  std::chrono::milliseconds libvirt_timeout{10'000};
+  std::chrono::milliseconds connect_timeout{5'000};
+  std::string log_level = "info";
+
+  // [tokens]
+  TokenMode token_mode = TokenMode::jwt;
+  std::string token_key_file = "/etc/console-gw/token.key";
+  std::optional<std::string> audience;
+  std::chrono::seconds max_ttl{600};
+
+  // [hosts.<id>]; with none configured, the local hypervisor as "local".
+  std::vector<HostConfig> hosts;
+};
+
+// Reads a TOML file into a Config (defaults where keys are absent).
+Config load_config_file(const std::string& path);
+
+// Parses "500ms", "30s", "10m", "1h" or a bare number of seconds.
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
+
+bool valid_host_id(std::string_view id);
+
+// Fills defaults that depend on other settings (the local host; ssh for qemu+ssh
+// URIs) and checks what can only be checked as a whole. `origin` names the file
+// or "command line" for messages.
+void finish_config(Config& config);
+
+}  // namespace cgw::gateway

@@ -1,0 +1,88 @@
+// console-gw: parse the command line, then serve or mint a token.
+// Configuration problems print one line and exit with status 2.
+#include "common/log.hpp"
+#include "gateway/cli.hpp"
+#include "gateway/server.hpp"
+#include "token/token.hpp"
+
+#include <csignal>
+#include <iostream>
+
+#include <sys/resource.h>
+
+namespace {
+
+constexpr int exit_config = 2;
+
+// Each session holds two descriptors; take all the kernel allows this process.
+void raise_descriptor_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+int mint_token(const cgw::gateway::TokenCommand& cmd) {
+  using namespace cgw::token;
+  try {
+    const SigningKey key = SigningKey::load_file(cmd.signing_key);
+    MintRequest request;
+    request.host_id = cmd.host_id;
+    request.uuid = cmd.uuid;
+    if (cmd.console) request.console = *cmd.console == "vnc" ? ConsoleKind::vnc : ConsoleKind::spice;
+    request.ttl = cmd.ttl;
+    request.audience = cmd.audience;
+    std::cout << mint(key, request) << "\n";
+    return 0;
+  } catch (const KeyError& e) {
+    std::cerr << "console-gw: --signing-key: " << e.what() << "\n";
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "console-gw: " << e.what() << "\n";
+  }
+  return exit_config;
+}
+
+int serve(cgw::gateway::Config config) {
+  cgw::log::Level level{};
+  cgw::log::parse_level(config.log_level, level);
+  cgw::log::set_level(level);
+  raise_descriptor_limit();
+  std::signal(SIGPIPE, SIG_IGN);
+  try {
+    cgw::gateway::Server server(std::move(config));
+    server.start();
+    server.stop_on_signals();
+    server.run();
+    return 0;
+  } catch (const cgw::gateway::ConfigError& e) {
+    std::cerr << "console-gw: " << e.what() << "\n";
+    return exit_config;
+  } catch (const std::system_error& e) {
+    std::cerr << "console-gw: cannot listen: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv, argv + argc);
+  cgw::gateway::Command command;
+  try {
+    command = cgw::gateway::parse_command_line(args);
+  } catch (const cgw::gateway::ConfigError& e) {
+    std::cerr << "console-gw: " << e.what() << "\n";
+    return exit_config;
+  }
+  if (auto* help = std::get_if<cgw::gateway::HelpCommand>(&command)) {
+    std::cout << help->text;
+    return 0;
+  }
+  if (std::holds_alternative<cgw::gateway::VersionCommand>(command)) {
+    std::cout << "console-gw " CGW_VERSION "\n";
+    return 0;
+  }
+  if (auto* token = std::get_if<cgw::gateway::TokenCommand>(&command)) return mint_token(*token);
+  return serve(std::move(std::get<cgw::gateway::ServeCommand>(command).config));
+}

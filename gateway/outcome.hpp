@@ -1,0 +1,46 @@
+// The answers the gateway gives a browser when it cannot open a console: a
+// WebSocket close code with a short reason, or, for a plain HTTP request, the
+// matching status with the same words.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace cgw::gateway {
+
+enum class Refusal : std::uint16_t {
+  invalid_token = 4401,
+  token_expired = 4402,
+  origin_not_allowed = 4403,
+  unknown_host_or_domain = 4404,
+  no_console = 4409,  // domain not running, or no console of that type
+  hypervisor_unreachable = 4502,
+  console_unreachable = 4504,
+};
+
+constexpr std::uint16_t close_code(Refusal r) { return static_cast<std::uint16_t>(r); }
+
+// 4401 → 401, 4402 → 401, 4403 → 403, 4404 → 404, 4409 → 409, 4502 → 502, 4504 → 504.
+constexpr unsigned http_status(Refusal r) {
+  switch (r) {
+    case Refusal::invalid_token:
+    case Refusal::token_expired: return 401;
+    case Refusal::origin_not_allowed: return 403;
+    case Refusal::unknown_host_or_domain: return 404;
+    case Refusal::no_console: return 409;
+    case Refusal::hypervisor_unreachable: return 502;
+    case Refusal::console_unreachable: return 504;
+  }
+  return 500;
+}
+
+// A refusal with its words. `reason` goes to the browser (at most 123 bytes, the
+// WebSocket limit); `detail` only to the log.
+struct Refused {
+  Refusal code;
+  std::string reason;
+  std::string detail;
+};
+
+}  // namespace cgw::gateway

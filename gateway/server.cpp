@@ -1,0 +1,236 @@
+#include "gateway/server.hpp"
+
+#include "common/log.hpp"
+#include "gateway/session.hpp"
+#include "libvirt_adapter/hypervisors.hpp"
+#include "token/token.hpp"
+#include "tunnel/connector.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <openssl/ssl.h>
+
+#include <atomic>
+#include <thread>
+
+namespace cgw::gateway {
+namespace {
+
+namespace net = boost::asio;
+namespace ssl = net::ssl;
+using tcp = net::ip::tcp;
+
+constexpr log::Logger logger{"gateway"};
+
+std::string origin_of(const Config& config) {
+  return config.file.empty() ? "command line" : config.file;
+}
+
+token::Verifier make_verifier(const Config& config) {
+  if (config.token_mode == TokenMode::plain) {
+    logger.warn("tokens.mode = \"plain\": tokens are unsigned and never expire; anyone who knows "
+                "a host ID and a domain UUID can open its console");
+    return token::Verifier::plain();
+  }
+  try {
+    token::Policy policy;
+    policy.audience = config.audience;
+    policy.max_ttl = config.max_ttl;
+    return token::Verifier(token::VerificationKey::load_file(config.token_key_file), policy);
+  } catch (const token::KeyError& e) {
+    throw ConfigError(origin_of(config) + ": tokens.key_file: " + e.what());
+  }
+}
+
+std::unique_ptr<ssl::context> make_tls(const Config& config) {
+  if (config.cert.empty()) return nullptr;
+  auto ctx = std::make_unique<ssl::context>(ssl::context::tls_server);
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                   ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
+                   ssl::context::single_dh_use | ssl::context::no_compression);
+  SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+  // TLS 1.2 only with forward secrecy and AEAD; TLS 1.3 suites are OpenSSL's defaults.
+  SSL_CTX_set_cipher_list(ctx->native_handle(),
+                          "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                          "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                          "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305");
+  SSL_CTX_set_options(ctx->native_handle(), SSL_OP_NO_RENEGOTIATION);
+  boost::system::error_code ec;
+  ctx->use_certificate_chain_file(config.cert, ec);
+  if (ec) {
+    throw ConfigError(origin_of(config) + ": gateway.cert: cannot load certificate chain from " +
+                      config.cert + ": " + ec.message());
+  }
+  const std::string& key = config.key.empty() ? config.cert : config.key;
+  ctx->use_private_key_file(key, ssl::context::pem, ec);
+  if (ec) {
+    throw ConfigError(origin_of(config) + ": gateway.key: cannot load private key from " + key +
+                      ": " + ec.message());
+  }
+  if (SSL_CTX_check_private_key(ctx->native_handle()) != 1) {
+    throw ConfigError(origin_of(config) + ": gateway.key: does not match gateway.cert");
+  }
+  return ctx;
+}
+
+tunnel::HostRoute make_route(const HostConfig& host) {
+  tunnel::HostRoute route;
+  route.id = host.id;
+  route.uri = host.uri;
+  route.address = host.address;
+  route.console_via_ssh = host.console_via_ssh;
+  const auto uri = tunnel::parse_libvirt_uri(host.uri);
+  if (uri) {
+    route.local = tunnel::is_local(*uri);
+    route.hostname = uri->host;
+  }
+  if (host.ssh) {
+    tunnel::SshSettings ssh;
+    ssh.host = !route.hostname.empty() ? route.hostname : host.address;
+    ssh.port = host.ssh_port ? host.ssh_port : (uri && uri->transport == "ssh" && uri->port ? uri->port : 22);
+    ssh.user = !host.ssh_user.empty() ? host.ssh_user : (uri ? uri->user : std::string());
+    if (ssh.user.empty()) ssh.user = "root";
+    ssh.key_file = host.ssh_key;
+    ssh.use_agent = host.ssh_agent;
+    ssh.known_hosts = host.known_hosts;
+    if (ssh.known_hosts.empty()) {
+      const char* home = std::getenv("HOME");
+      ssh.known_hosts = std::string(home ? home : "/root") + "/.ssh/known_hosts";
+    }
+    route.ssh = std::move(ssh);
+  }
+  return route;
+}
+
+}  // namespace
+
+struct Server::Impl {
+  explicit Impl(Config c)
+      : config(std::move(c)),
+        threads(config.threads ? config.threads : std::max(1u, std::thread::hardware_concurrency())),
+        ioc(static_cast<int>(threads)),
+        tls(make_tls(config)),
+        verifier(make_verifier(config)),
+        hypervisors(host_specs(config), libvirt::HypervisorOptions{config.libvirt_timeout}),
+        connector(tunnel::ConnectorOptions{config.connect_timeout}),
+        acceptor(ioc),
+        services{config, tls.get(), verifier, hypervisors, routes, connector, {}, std::nullopt} {
+    for (const HostConfig& host : config.hosts) routes.emplace(host.id, make_route(host));
+    services.origin_policy.public_host = config.public_host;
+    services.origin_policy.allowed_origins = config.allowed_origins;
+    if (!config.web.empty()) services.web.emplace(config.web);
+  }
+
+  static std::vector<libvirt::HostSpec> host_specs(const Config& config) {
+    std::vector<libvirt::HostSpec> specs;
+    for (const HostConfig& host : config.hosts) specs.push_back({host.id, host.uri});
+    return specs;
+  }
+
+  Config config;
+  unsigned threads;
+  net::io_context ioc;  // declared before everything that posts to it
+  std::unique_ptr<ssl::context> tls;
+  token::Verifier verifier;
+  libvirt::Hypervisors hypervisors;
+  std::map<std::string, tunnel::HostRoute, std::less<>> routes;
+  tunnel::Connector connector;
+  tcp::acceptor acceptor;
+  Services services;
+  std::atomic<std::uint64_t> next_session{1};
+  std::optional<net::signal_set> signals;
+};
+
+namespace {
+
+void report_session_end(std::exception_ptr error) {
+  if (!error) return;
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    logger.warn("session ended by an unexpected error: ", e.what());
+  }
+}
+
+// Accepts until the acceptor closes. Errors such as EMFILE do not end it: it
+// logs, waits a moment for descriptors to free up, and goes on.
+net::awaitable<void> accept_loop(tcp::acceptor& acceptor, Services& services,
+                                 std::atomic<std::uint64_t>& next_session) {
+  net::steady_timer backoff(acceptor.get_executor());
+  for (;;) {
+    // Each connection gets its own strand: its coroutines never run concurrently.
+    auto [ec, socket] = co_await acceptor.async_accept(net::make_strand(acceptor.get_executor()),
+                                                       net::as_tuple(net::use_awaitable));
+    if (ec == net::error::operation_aborted || !acceptor.is_open()) co_return;
+    if (ec) {
+      logger.warn("accept failed: ", ec.message(), "; retrying in 100 ms");
+      backoff.expires_after(std::chrono::milliseconds(100));
+      co_await backoff.async_wait(net::as_tuple(net::use_awaitable));
+      continue;
+    }
+    const std::uint64_t id = next_session.fetch_add(1);
+    auto executor = socket.get_executor();
+    net::co_spawn(executor, run_session(std::move(socket), services, id), report_session_end);
+  }
+}
+
+}  // namespace
+
+Server::Server(Config config) : impl_(std::make_unique<Impl>(std::move(config))) {}
+
+Server::~Server() = default;
+
+void Server::start() {
+  const Config& config = impl_->config;
+  boost::system::error_code ec;
+  const auto address = net::ip::make_address(config.listen, ec);
+  if (ec) throw ConfigError(origin_of(config) + ": gateway.listen: not an IP address: " + config.listen);
+  const tcp::endpoint endpoint(address, config.port);
+  auto& acceptor = impl_->acceptor;
+  acceptor.open(endpoint.protocol());
+  acceptor.set_option(net::socket_base::reuse_address(true));
+  acceptor.bind(endpoint);
+  acceptor.listen(net::socket_base::max_listen_connections);
+  logger.info("listening on ", config.listen, ":", port(), impl_->tls ? " (ws and wss)" : " (ws)",
+              config.ssl_only ? ", TLS only" : "", " with ", impl_->threads, " threads, ",
+              config.hosts.size(), " host(s)");
+  net::co_spawn(impl_->ioc, accept_loop(acceptor, impl_->services, impl_->next_session),
+                net::detached);
+}
+
+std::uint16_t Server::port() const { return impl_->acceptor.local_endpoint().port(); }
+
+void Server::run() {
+  std::vector<std::thread> workers;
+  for (unsigned i = 1; i < impl_->threads; ++i) workers.emplace_back([this] { impl_->ioc.run(); });
+  impl_->ioc.run();
+  for (auto& t : workers) t.join();
+}
+
+void Server::stop_on_signals() {
+  impl_->signals.emplace(impl_->ioc, SIGINT, SIGTERM);
+  impl_->signals->async_wait([this](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    logger.info("signal ", signal, ": stopping");
+    stop();
+  });
+}
+
+void Server::stop() {
+  net::post(impl_->ioc, [impl = impl_.get()] {
+    boost::system::error_code ignored;
+    impl->acceptor.close(ignored);
+    if (impl->signals) impl->signals->cancel(ignored);
+    impl->ioc.stop();
+  });
+}
+
+}  // namespace cgw::gateway

@@ -1,0 +1,43 @@
+// Server: the console-gw service. Owns the listening socket, the event loop and
+// its threads, and the shared services every session uses (token verifier,
+// libvirt connections, console connector, TLS context).
+//
+// Construction checks everything that can be checked before serving (keys,
+// certificates, the token key) and throws ConfigError with one line naming what
+// is wrong. start() binds; run() serves until stop(), which any thread may call.
+#pragma once
+
+#include "gateway/config.hpp"
+
+#include <cstdint>
+#include <memory>
+
+namespace cgw::tunnel {
+class TunnelProvider;
+}
+
+namespace cgw::gateway {
+
+class Server {
+ public:
+  explicit Server(Config config);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and listens; throws std::system_error when the address can't be used.
+  void start();
+  // The bound port (useful after binding port 0).
+  std::uint16_t port() const;
+  // Serves on the configured number of threads (this one included) until stop().
+  void run();
+  // Any thread may call stop(); stop_on_signals() makes SIGINT and SIGTERM call it.
+  void stop();
+  void stop_on_signals();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cgw::gateway

@@ -1,0 +1,458 @@
+#include "gateway/session.hpp"
+
+#include "common/log.hpp"
+#include "gateway/outcome.hpp"
+#include "gateway/websocket_stream.hpp"
+#include "libvirt_adapter/domain_xml.hpp"
+#include "stream/pump.hpp"
+#include "tunnel/console_path.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/core/detect_ssl.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+
+#include <chrono>
+#include <sstream>
+
+namespace cgw::gateway {
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace ssl = net::ssl;
+using tcp = net::ip::tcp;
+using Request = http::request<http::empty_body>;
+using Clock = std::chrono::steady_clock;
+
+constexpr log::Logger logger{"gateway"};
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+constexpr auto detect_timeout = std::chrono::seconds(10);
+constexpr auto http_timeout = std::chrono::seconds(30);
+constexpr std::size_t max_header_bytes = 16 * 1024;
+
+// The identity of one session in the log: never the token.
+struct SessionLog {
+  std::uint64_t id = 0;
+  std::string client;
+  std::string host_id = "-";
+  std::string uuid = "-";
+  Clock::time_point started = Clock::now();
+
+  std::string prefix() const {
+    std::ostringstream out;
+    out << "session=" << id << " client=" << client << " host=" << host_id << " uuid=" << uuid;
+    return out.str();
+  }
+};
+
+// Where an authorised session goes.
+struct Target {
+  const tunnel::HostRoute* route = nullptr;
+  std::string domain_name;
+  libvirt::GraphicsType console = libvirt::GraphicsType::vnc;
+  tunnel::ConsolePath path;
+};
+
+struct Decision {
+  std::optional<Target> target;
+  Refused refused{Refusal::invalid_token, {}, {}};
+};
+
+Decision refuse(Refusal code, std::string reason, std::string detail = {}) {
+  Decision d;
+  d.refused = Refused{code, std::move(reason), std::move(detail)};
+  return d;
+}
+
+const libvirt::Graphics* pick_console(const libvirt::DomainXml& domain,
+                                      std::optional<token::ConsoleKind> wanted) {
+  for (const libvirt::Graphics& g : domain.graphics) {
+    if (!wanted) return &g;
+    const bool vnc = g.type == libvirt::GraphicsType::vnc;
+    if (vnc == (*wanted == token::ConsoleKind::vnc)) return &g;
+  }
+  return nullptr;
+}
+
+tunnel::ConsoleListen to_listen(const libvirt::EffectiveListen& effective) {
+  tunnel::ConsoleListen listen;
+  switch (effective.kind) {
+    case libvirt::EffectiveListen::Kind::tcp:
+      listen.kind = tunnel::ConsoleListen::Kind::tcp;
+      listen.address = effective.address;
+      listen.port = static_cast<std::uint16_t>(effective.port);
+      break;
+    case libvirt::EffectiveListen::Kind::unix_socket:
+      listen.kind = tunnel::ConsoleListen::Kind::unix_socket;
+      listen.socket_path = effective.socket;
+      break;
+    default:
+      listen.kind = tunnel::ConsoleListen::Kind::none;
+      break;
+  }
+  return listen;
+}
+
+// Token → host → domain → console → path. Each refusal has its code and words.
+net::awaitable<Decision> authorize(Services& s, const Request& req, SessionLog& log) {
+  if (!origin_allowed(s.origin_policy, req[http::field::origin], req[http::field::host])) {
+    co_return refuse(Refusal::origin_not_allowed, "origin not allowed",
+                     "origin " + std::string(req[http::field::origin]));
+  }
+  const auto token_text = find_token(req.target(), req[http::field::cookie]);
+  if (!token_text) co_return refuse(Refusal::invalid_token, "missing token");
+  const token::VerifyResult verdict =
+      s.verifier.verify(*token_text, std::chrono::system_clock::now());
+  if (!verdict) {
+    const bool expired = verdict.rejection.failure == token::Failure::expired;
+    co_return refuse(expired ? Refusal::token_expired : Refusal::invalid_token,
+                     verdict.rejection.reason);
+  }
+  const token::Claims& claims = *verdict.claims;
+  log.host_id = claims.host_id;
+  log.uuid = claims.uuid;
+
+  const auto route = s.routes.find(claims.host_id);
+  if (route == s.routes.end()) co_return refuse(Refusal::unknown_host_or_domain, "unknown host");
+
+  using Status = libvirt::DomainLookup::Status;
+  const libvirt::DomainLookup found = co_await s.hypervisors.lookup(claims.host_id, claims.uuid);
+  switch (found.status) {
+    case Status::ok:
+      break;
+    case Status::unknown_host:
+      co_return refuse(Refusal::unknown_host_or_domain, "unknown host", found.reason);
+    case Status::unknown_domain:
+      co_return refuse(Refusal::unknown_host_or_domain, "unknown domain", found.reason);
+    case Status::unreachable:
+      co_return refuse(Refusal::hypervisor_unreachable, "hypervisor unreachable", found.reason);
+    case Status::timed_out:
+      co_return refuse(Refusal::hypervisor_unreachable, "hypervisor timed out", found.reason);
+  }
+  if (!found.running) co_return refuse(Refusal::no_console, "domain not running");
+
+  const libvirt::Graphics* graphics = pick_console(found.domain, claims.console);
+  if (!graphics) {
+    if (!claims.console) co_return refuse(Refusal::no_console, "domain has no console");
+    co_return refuse(Refusal::no_console, *claims.console == token::ConsoleKind::vnc
+                                              ? "no VNC console"
+                                              : "no SPICE console");
+  }
+  const libvirt::EffectiveListen effective = libvirt::effective_listen(*graphics);
+  using Kind = libvirt::EffectiveListen::Kind;
+  if (effective.kind == Kind::not_started) {
+    co_return refuse(Refusal::no_console, "console not started");
+  }
+  if (effective.kind == Kind::tls_only) {
+    co_return refuse(Refusal::no_console, "SPICE console is TLS-only");
+  }
+  if (effective.kind == Kind::none) {
+    co_return refuse(Refusal::no_console, "console not listening");
+  }
+
+  tunnel::ConsolePath path = tunnel::choose_path(route->second, to_listen(effective));
+  if (path.kind == tunnel::ConsolePath::Kind::refused) {
+    co_return refuse(Refusal::console_unreachable,
+                     path.needs_ssh ? "console needs SSH tunnel" : "console unreachable",
+                     path.refusal);
+  }
+  Decision d;
+  d.target = Target{&route->second, found.domain.name, graphics->type, std::move(path)};
+  co_return d;
+}
+
+Refused connect_refusal(const tunnel::ConnectResult& r) {
+  using F = tunnel::ConnectResult::Failure;
+  switch (r.failure) {
+    case F::host_key_not_trusted:
+      return {Refusal::hypervisor_unreachable, "host key not trusted", r.reason};
+    case F::hypervisor_unreachable:
+      return {Refusal::hypervisor_unreachable, r.reason.empty() ? "hypervisor unreachable" : r.reason,
+              r.description};
+    case F::needs_ssh:
+      return {Refusal::console_unreachable, "console needs SSH tunnel", r.reason};
+    case F::console_unreachable:
+    case F::none:
+      break;
+  }
+  return {Refusal::console_unreachable, "console unreachable", r.reason + " (" + r.description + ")"};
+}
+
+void log_refusal(const SessionLog& log, const Refused& r) {
+  logger.info(log.prefix(), " outcome=refused code=", close_code(r.code), " reason=\"", r.reason,
+              "\"", r.detail.empty() ? "" : " detail=\"", r.detail, r.detail.empty() ? "" : "\"");
+}
+
+// The WebSocket close reason is limited to 123 bytes.
+std::string clip_reason(std::string reason) {
+  if (reason.size() > 123) reason.resize(123);
+  return reason;
+}
+
+bool offers_binary(std::string_view header) {
+  while (!header.empty()) {
+    const auto comma = header.find(',');
+    std::string_view item = header.substr(0, comma);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (item == "binary") return true;
+    if (comma == std::string_view::npos) break;
+    header.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+http::response<http::string_body> text_response(const Request& req, http::status status,
+                                                std::string body) {
+  http::response<http::string_body> res{status, req.version()};
+  res.set(http::field::server, "console-gw");
+  res.set(http::field::content_type, "text/plain; charset=utf-8");
+  res.set(http::field::cache_control, "no-store");
+  res.keep_alive(req.keep_alive());
+  res.body() = std::move(body) + "\n";
+  res.prepare_payload();
+  if (req.method() == http::verb::head) res.body().clear();
+  return res;
+}
+
+void end_stream(beast::tcp_stream& stream) {
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+void end_stream(beast::ssl_stream<beast::tcp_stream>& stream) {
+  // A close_notify is polite but not worth waiting for; the peer may be gone.
+  beast::error_code ignored;
+  beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_both, ignored);
+}
+
+bool is_websocket_path(std::string_view path) {
+  if (path == "/" || path == "/websockify") return true;
+  // "/<token>": one non-empty segment
+  return path.size() > 1 && path.find('/', 1) == std::string_view::npos;
+}
+
+template <class Stream>
+net::awaitable<void> serve_websocket(Stream stream, Request req, Services& s, SessionLog& log) {
+  websocket::stream<Stream> ws(std::move(stream));
+  // The WebSocket's own timeouts take over from the HTTP ones.
+  beast::get_lowest_layer(ws).expires_never();
+  auto timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
+  if (s.config.ping_interval.count() > 0) {
+    // Beast pings after half the idle timeout without traffic from the browser,
+    // which keeps proxies in between from cutting an idle console.
+    timeouts.idle_timeout = 2 * s.config.ping_interval;
+    timeouts.keep_alive_pings = true;
+  }
+  ws.set_option(timeouts);
+  const bool binary = offers_binary(req[http::field::sec_websocket_protocol]);
+  ws.set_option(websocket::stream_base::decorator([binary](websocket::response_type& res) {
+    res.set(http::field::server, "console-gw");
+    if (binary) res.set(http::field::sec_websocket_protocol, "binary");
+  }));
+  ws.read_message_max(1024 * 1024);
+  ws.binary(true);
+
+  auto [accept_error] = co_await ws.async_accept(req, use_tuple);
+  if (accept_error) {
+    logger.debug(log.prefix(), " websocket handshake failed: ", accept_error.message());
+    co_return;
+  }
+
+  Decision decision = co_await authorize(s, req, log);
+  std::unique_ptr<stream::ByteStream> console;
+  std::string console_description;
+  if (decision.target) {
+    tunnel::ConnectResult connected =
+        co_await s.connector.connect(*decision.target->route, decision.target->path);
+    if (connected) {
+      console = std::move(connected.stream);
+      console_description = connected.description;
+    } else {
+      decision.refused = connect_refusal(connected);
+    }
+  }
+  if (!console) {
+    log_refusal(log, decision.refused);
+    websocket::close_reason reason(static_cast<websocket::close_code>(close_code(decision.refused.code)),
+                                   clip_reason(decision.refused.reason));
+    co_await ws.async_close(reason, use_tuple);
+    co_return;
+  }
+
+  const Target& target = *decision.target;
+  logger.info(log.prefix(), " outcome=connected domain=\"", target.domain_name, "\" console=",
+              libvirt::graphics_type_name(target.console), " via=\"", console_description, "\"");
+  WebSocketStream<Stream> client(ws);
+  const stream::PumpResult result = co_await stream::pump(client, *console);
+  const auto elapsed = std::chrono::duration<double>(Clock::now() - log.started).count();
+  logger.info(log.prefix(), " outcome=ended by=",
+              result.ended_by == stream::PumpResult::Ender::client ? "client" : "console",
+              " cause=\"", result.error.message(), "\" to_console=", result.client_to_console,
+              " to_client=", result.console_to_client, " duration=", elapsed, "s");
+}
+
+// A plain HTTP request. Returns whether the connection may serve another.
+template <class Stream>
+net::awaitable<bool> answer_http(Stream& stream, const Request& req, Services& s, SessionLog& log) {
+  const auto path = decoded_path(req.target());
+  if (req.method() != http::verb::get && req.method() != http::verb::head) {
+    auto res = text_response(req, http::status::method_not_allowed, "method not allowed");
+    res.set(http::field::allow, "GET, HEAD");
+    co_await http::async_write(stream, res, use_tuple);
+    co_return false;
+  }
+  if (!path) {
+    auto res = text_response(req, http::status::bad_request, "bad request target");
+    co_await http::async_write(stream, res, use_tuple);
+    co_return false;
+  }
+  if (*path == "/healthz") {
+    auto res = text_response(req, http::status::ok, "ok");
+    auto [ec, n] = co_await http::async_write(stream, res, use_tuple);
+    co_return !ec && req.keep_alive();
+  }
+
+  const bool asks_console = *path == "/websockify" ||
+                            (*path == "/" && find_token(req.target(), {}).has_value());
+  if (asks_console) {
+    // The same checks as a WebSocket, answered as an HTTP status with the same words.
+    Decision decision = co_await authorize(s, req, log);
+    if (!decision.target) {
+      log_refusal(log, decision.refused);
+      auto res = text_response(req, static_cast<http::status>(http_status(decision.refused.code)),
+                               decision.refused.reason);
+      auto [ec, n] = co_await http::async_write(stream, res, use_tuple);
+      co_return !ec && req.keep_alive();
+    }
+    auto res = text_response(req, http::status::upgrade_required, "WebSocket upgrade required");
+    res.set(http::field::upgrade, "websocket");
+    auto [ec, n] = co_await http::async_write(stream, res, use_tuple);
+    co_return !ec && req.keep_alive();
+  }
+
+  if (s.web) {
+    if (auto file = s.web->resolve(*path)) {
+      http::file_body::value_type body;
+      beast::error_code open_error;
+      body.open(file->c_str(), beast::file_mode::scan, open_error);
+      if (!open_error) {
+        const auto size = body.size();
+        http::response<http::file_body> res{std::piecewise_construct,
+                                            std::make_tuple(std::move(body)),
+                                            std::make_tuple(http::status::ok, req.version())};
+        res.set(http::field::server, "console-gw");
+        res.set(http::field::content_type, StaticFiles::content_type(*file));
+        res.set("X-Content-Type-Options", "nosniff");
+        res.keep_alive(req.keep_alive());
+        if (req.method() == http::verb::head) {
+          http::response<http::empty_body> head{http::status::ok, req.version()};
+          head.base() = res.base();
+          head.content_length(size);
+          auto [ec, n] = co_await http::async_write(stream, head, use_tuple);
+          co_return !ec && req.keep_alive();
+        }
+        res.content_length(size);
+        auto [ec, n] = co_await http::async_write(stream, res, use_tuple);
+        co_return !ec && req.keep_alive();
+      }
+    }
+  }
+  auto res = text_response(req, http::status::not_found, "not found");
+  auto [ec, n] = co_await http::async_write(stream, res, use_tuple);
+  co_return !ec && req.keep_alive();
+}
+
+template <class Stream>
+net::awaitable<void> serve(Stream stream, beast::flat_buffer buffer, Services& s, SessionLog log) {
+  for (;;) {
+    beast::get_lowest_layer(stream).expires_after(http_timeout);
+    http::request_parser<http::empty_body> parser;
+    parser.header_limit(max_header_bytes);
+    auto [read_error, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
+    if (read_error) {
+      if (read_error != http::error::end_of_stream && read_error != net::error::eof &&
+          read_error != beast::error::timeout && read_error != ssl::error::stream_truncated) {
+        logger.debug(log.prefix(), " bad request: ", read_error.message());
+        auto res = text_response(Request{}, http::status::bad_request, "bad request");
+        res.keep_alive(false);
+        co_await http::async_write(stream, res, use_tuple);
+      }
+      break;
+    }
+    Request req = parser.release();
+    if (websocket::is_upgrade(req)) {
+      const auto path = decoded_path(req.target());
+      if (path && is_websocket_path(*path)) {
+        co_await serve_websocket(std::move(stream), std::move(req), s, log);
+        co_return;
+      }
+      auto res = text_response(req, http::status::not_found, "not found");
+      res.keep_alive(false);
+      co_await http::async_write(stream, res, use_tuple);
+      break;
+    }
+    if (!co_await answer_http(stream, req, s, log)) break;
+  }
+  end_stream(stream);
+}
+
+}  // namespace
+
+net::awaitable<void> run_session(tcp::socket socket, Services& s, std::uint64_t session_id) {
+  SessionLog log;
+  log.id = session_id;
+  beast::error_code ec;
+  const auto peer = socket.remote_endpoint(ec);
+  log.client = ec ? "?" : (peer.address().is_v6() ? "[" + peer.address().to_string() + "]"
+                                                 : peer.address().to_string()) +
+                              ":" + std::to_string(peer.port());
+  beast::error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
+
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+  // One port for both: a TLS ClientHello starts with 0x16; anything else is plain HTTP.
+  stream.expires_after(detect_timeout);
+  auto [detect_error, is_tls] = co_await beast::async_detect_ssl(stream, buffer, use_tuple);
+  if (detect_error) co_return;
+
+  if (is_tls) {
+    if (!s.tls) {
+      logger.info(log.prefix(), " outcome=refused reason=\"TLS without a certificate configured\"");
+      co_return;
+    }
+    beast::ssl_stream<beast::tcp_stream> tls(std::move(stream), *s.tls);
+    // The bytes read while detecting are the start of the handshake: hand them over.
+    auto [handshake_error, used] =
+        co_await tls.async_handshake(ssl::stream_base::server, buffer.data(), use_tuple);
+    if (handshake_error) {
+      logger.debug(log.prefix(), " TLS handshake failed: ", handshake_error.message());
+      co_return;
+    }
+    buffer.consume(used);
+    co_await serve(std::move(tls), std::move(buffer), s, std::move(log));
+    co_return;
+  }
+
+  if (s.config.ssl_only) {
+    logger.info(log.prefix(), " outcome=refused reason=\"plain connection with ssl_only\"");
+    Request req;
+    req.version(11);
+    auto res = text_response(req, http::status::forbidden, "TLS required (wss:// or https://)");
+    res.keep_alive(false);
+    co_await http::async_write(stream, res, use_tuple);
+    end_stream(stream);
+    co_return;
+  }
+  co_await serve(std::move(stream), std::move(buffer), s, std::move(log));
+}
+
+}  // namespace cgw::gateway

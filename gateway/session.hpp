@@ -1,0 +1,41 @@
+// One client connection, from the first byte to the last: detect TLS, read the
+// HTTP request, then either answer it (health, static files, a refusal) or
+// upgrade to a WebSocket, authorise, find and connect the console, and pump.
+// Runs as a coroutine on the connection's own strand.
+#pragma once
+
+#include "gateway/config.hpp"
+#include "gateway/request_rules.hpp"
+#include "gateway/static_files.hpp"
+#include "libvirt_adapter/hypervisors.hpp"
+#include "token/token.hpp"
+#include "tunnel/connector.hpp"
+#include "tunnel/host_route.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+namespace cgw::gateway {
+
+// What every session shares; owned by the Server, read-only while serving.
+struct Services {
+  const Config& config;
+  boost::asio::ssl::context* tls;  // null without cert
+  const token::Verifier& verifier;
+  libvirt::Hypervisors& hypervisors;
+  const std::map<std::string, tunnel::HostRoute, std::less<>>& routes;
+  const tunnel::Connector& connector;
+  OriginPolicy origin_policy;
+  std::optional<StaticFiles> web;
+};
+
+boost::asio::awaitable<void> run_session(boost::asio::ip::tcp::socket socket, Services& services,
+                                         std::uint64_t session_id);
+
+}  // namespace cgw::gateway

@@ -1,0 +1,71 @@
+// Hypervisors: the gateway's libvirt connections, one per configured host.
+//
+// A connection is opened (read-only) on first use, kept alive with libvirt's
+// keepalive, checked before each use and reopened when dead. Every libvirt call
+// runs on a small thread pool, never on a network thread, one call at a time per
+// host, so a slow or dead hypervisor ties up one pool thread and no other host.
+// Each lookup has a time limit: when it passes, the caller gets `timed_out` at
+// once, even if libvirt is still blocked.
+//
+// lookup() may be called from any executor and completes on the caller's. The
+// object must outlive every lookup and the executors they complete on must
+// outlive it: the destructor waits for calls still inside libvirt.
+#pragma once
+
+#include "libvirt_adapter/domain_xml.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace cgw::libvirt {
+
+namespace net = boost::asio;
+
+struct HostSpec {
+  std::string id;
+  std::string uri;
+};
+
+struct HypervisorOptions {
+  std::chrono::milliseconds call_timeout{10'000};
+  unsigned threads = 4;
+  int keepalive_interval_s = 5;  // libvirt keepalive: probe after this idle time
+  unsigned keepalive_count = 3;  // and give up after this many unanswered probes
+};
+
+struct DomainLookup {
+  enum class Status {
+    ok,
+    unknown_host,    // no host with that ID is configured
+    unknown_domain,  // the host has no domain with that UUID
+    unreachable,     // libvirt could not be reached or failed
+    timed_out,       // libvirt did not answer within call_timeout
+  };
+  Status status = Status::ok;
+  std::string reason;  // for the log (libvirt's message); not sent to the browser
+  bool running = false;
+  DomainXml domain;
+};
+
+class Hypervisors {
+ public:
+  Hypervisors(std::vector<HostSpec> hosts, HypervisorOptions options);
+  ~Hypervisors();
+  Hypervisors(const Hypervisors&) = delete;
+  Hypervisors& operator=(const Hypervisors&) = delete;
+
+  bool has_host(const std::string& host_id) const;
+
+  // Finds the domain by UUID on the host and reads its live XML.
+  net::awaitable<DomainLookup> lookup(std::string host_id, std::string uuid);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cgw::libvirt

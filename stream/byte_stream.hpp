@@ -1,0 +1,53 @@
+// ByteStream: one end of a console session, as the pump sees it.
+//
+// The pump joins two of these (the browser's WebSocket and the console's socket
+// or SSH channel) and knows nothing else about them, so a later protocol layer
+// (an RFB security proxy, a view-only filter, a recorder) is one more ByteStream
+// wrapped around another.
+//
+// Threading: a ByteStream belongs to one session and every call is made on that
+// session's strand. At most one read_some and one write are in flight at a time,
+// and close() may run while a read_some is pending.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <tuple>
+
+namespace cgw::stream {
+
+namespace net = boost::asio;
+using boost::system::error_code;
+
+// Why a stream is being ended, for protocols that can say so (WebSocket close code
+// and reason); byte streams ignore it.
+struct EndReason {
+  std::uint16_t code = 1000;
+  std::string text;
+};
+
+class ByteStream {
+ public:
+  virtual ~ByteStream() = default;
+
+  // Reads at least one byte. An orderly end of the peer's data is net::error::eof.
+  virtual net::awaitable<std::tuple<error_code, std::size_t>> read_some(net::mutable_buffer buf) = 0;
+
+  // Writes all of `buf` before completing: awaiting this before the next read is
+  // what gives the pump its backpressure.
+  virtual net::awaitable<error_code> write(net::const_buffer buf) = 0;
+
+  // Ends the stream in order (WebSocket: close handshake with `why`). Pending
+  // reads complete once the peer has acknowledged, or the stream gives up.
+  virtual net::awaitable<void> close(EndReason why) = 0;
+
+  // Aborts at once: pending operations complete with an error, the transport is closed.
+  virtual void abort() noexcept = 0;
+};
+
+}  // namespace cgw::stream

@@ -1,0 +1,69 @@
+#include "stream/pump.hpp"
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <memory>
+
+namespace cgw::stream {
+namespace {
+
+using namespace net::experimental::awaitable_operators;
+using Ender = PumpResult::Ender;
+
+// What both directions share. Both run on the same strand, so plain fields do.
+struct PumpState {
+  ByteStream& client;
+  ByteStream& console;
+  PumpOptions options;
+  PumpResult result;
+  bool ending = false;
+};
+
+// The first direction to stop ends the session for both; the other one then
+// stops on its own as its pending operation fails or sees the close.
+net::awaitable<void> end_session(PumpState& state, Ender ender, error_code error) {
+  if (state.ending) co_return;
+  state.ending = true;
+  state.result.ended_by = ender;
+  state.result.error = error;
+  if (ender == Ender::console) {
+    // Tell the browser why (the VM stopped, the console socket closed), and wait
+    // for its close reply so the reason reaches it, before letting the console go.
+    state.console.abort();
+    co_await state.client.close(state.options.console_closed);
+  } else {
+    state.console.abort();
+    state.client.abort();
+  }
+}
+
+net::awaitable<void> copy(PumpState& state, ByteStream& from, ByteStream& to, Ender from_side,
+                          std::uint64_t& counter) {
+  const Ender to_side = from_side == Ender::client ? Ender::console : Ender::client;
+  const std::size_t size = state.options.buffer_size;
+  auto buffer = std::make_unique<char[]>(size);
+  for (;;) {
+    auto [read_error, n] = co_await from.read_some(net::buffer(buffer.get(), size));
+    if (read_error) {
+      co_await end_session(state, from_side, read_error);
+      co_return;
+    }
+    counter += n;
+    if (error_code write_error = co_await to.write(net::buffer(buffer.get(), n))) {
+      co_await end_session(state, to_side, write_error);
+      co_return;
+    }
+  }
+}
+
+}  // namespace
+
+net::awaitable<PumpResult> pump(ByteStream& client, ByteStream& console, PumpOptions options) {
+  PumpState state{client, console, std::move(options), {}, false};
+  co_await (copy(state, client, console, Ender::client, state.result.client_to_console) &&
+            copy(state, console, client, Ender::console, state.result.console_to_client));
+  co_return state.result;
+}
+
+}  // namespace cgw::stream
