@@ -14,5 +14,5 @@ function(cgw_defaults target)
     target_link_options(${target} PUBLIC -fsanitize=address,undefined)
   endif()
   # Asio: no deprecated interfaces, and the io_uring-free epoll reactor Debian builds with.
-  target_compile_definitions(${target} PUBLIC BOOST_ASIO_NO_DEPRECATED BOOST_BEAST_USE_STD_STRING_VIEW)
+  target_compile_definitions(${target} PUBLIC BOOST_ASIO_NO_DEPRECATED)
 endfunction()

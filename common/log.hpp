@@ -23,13 +23,21 @@ class Logger {
   explicit constexpr Logger(std::string_view component) : component_(component) {}
 
   template <class... Parts>
-  void debug(const Parts&... parts) const { emit(Level::debug, parts...); }
+  void debug(const Parts&... parts) const {
+    emit(Level::debug, parts...);
+  }
   template <class... Parts>
-  void info(const Parts&... parts) const { emit(Level::info, parts...); }
+  void info(const Parts&... parts) const {
+    emit(Level::info, parts...);
+  }
   template <class... Parts>
-  void warn(const Parts&... parts) const { emit(Level::warn, parts...); }
+  void warn(const Parts&... parts) const {
+    emit(Level::warn, parts...);
+  }
   template <class... Parts>
-  void error(const Parts&... parts) const { emit(Level::error, parts...); }
+  void error(const Parts&... parts) const {
+    emit(Level::error, parts...);
+  }
 
  private:
   template <class... Parts>

@@ -26,7 +26,8 @@ options:
   --version           the version
 )";
 
-constexpr const char* token_usage = R"(usage: console-gw token --host ID --uuid UUID [--console vnc|spice]
+constexpr const char* token_usage =
+    R"(usage: console-gw token --host ID --uuid UUID [--console vnc|spice]
                         [--ttl 60s] [--audience AUD] --signing-key FILE
 
 Prints a signed console token. FILE is an HS256 shared secret or a PEM private
@@ -80,7 +81,8 @@ Command parse_token(const std::vector<std::string>& argv) {
     if (flag == "--help" || flag == "-h") return HelpCommand{token_usage};
     if (flag == "--host") {
       cmd.host_id = args.value(flag);
-      if (!valid_host_id(cmd.host_id)) bad(flag, "host IDs may contain only letters, digits and '_'");
+      if (!valid_host_id(cmd.host_id))
+        bad(flag, "host IDs may contain only letters, digits and '_'");
     } else if (flag == "--uuid") {
       cmd.uuid = args.value(flag);
     } else if (flag == "--console") {
@@ -89,7 +91,8 @@ Command parse_token(const std::vector<std::string>& argv) {
     } else if (flag == "--ttl") {
       const std::string text = args.value(flag);
       auto ttl = parse_duration(text);
-      if (!ttl || ttl->count() < 1000) bad(flag, "must be a duration such as 60s or 10m, got '" + text + "'");
+      if (!ttl || ttl->count() < 1000)
+        bad(flag, "must be a duration such as 60s or 10m, got '" + text + "'");
       cmd.ttl = std::chrono::duration_cast<std::chrono::seconds>(*ttl);
     } else if (flag == "--signing-key") {
       cmd.signing_key = args.value(flag);
@@ -118,9 +121,12 @@ Command parse_command_line(const std::vector<std::string>& argv) {
       const std::string flag = args.next_flag();
       if (flag == "--help" || flag == "-h") return HelpCommand{serve_usage};
       if (flag == "--version") return VersionCommand{};
-      if (flag == "--config") config = load_config_file(args.value(flag));
-      else if (flag == "--ssl-only") continue;
-      else if (flag.starts_with("--") && !args.done()) args.value(flag);
+      if (flag == "--config")
+        config = load_config_file(args.value(flag));
+      else if (flag == "--ssl-only")
+        continue;
+      else if (flag.starts_with("--") && !args.done())
+        args.value(flag);
     }
   }
 

@@ -44,7 +44,8 @@ class Reader {
   }
 
   std::optional<std::int64_t> integer(const toml::table& table, const std::string& section,
-                                      std::string_view key, std::int64_t min, std::int64_t max) const {
+                                      std::string_view key, std::int64_t min,
+                                      std::int64_t max) const {
     const toml::node* node = table.get(key);
     if (!node) return std::nullopt;
     const std::string name = section + "." + std::string(key);
@@ -151,12 +152,14 @@ void read_host(const Reader& r, const std::string& id, const toml::table& t, Con
   host.id = id;
   auto uri = r.string(t, s, "uri");
   if (!uri) r.fail(s + ".uri", "is required (a libvirt URI such as \"qemu:///system\")");
-  if (!tunnel::parse_libvirt_uri(*uri)) r.fail(s + ".uri", "is not a libvirt URI: \"" + *uri + "\"");
+  if (!tunnel::parse_libvirt_uri(*uri))
+    r.fail(s + ".uri", "is not a libvirt URI: \"" + *uri + "\"");
   host.uri = *uri;
   if (auto v = r.string(t, s, "address")) host.address = *v;
   if (auto v = r.boolean(t, s, "ssh")) host.ssh = *v;
   if (auto v = r.string(t, s, "ssh_user")) host.ssh_user = *v;
-  if (auto v = r.integer(t, s, "ssh_port", 1, 65535)) host.ssh_port = static_cast<std::uint16_t>(*v);
+  if (auto v = r.integer(t, s, "ssh_port", 1, 65535))
+    host.ssh_port = static_cast<std::uint16_t>(*v);
   if (auto v = r.string(t, s, "ssh_key")) host.ssh_key = *v;
   if (auto v = r.boolean(t, s, "ssh_agent")) host.ssh_agent = *v;
   if (auto v = r.string(t, s, "known_hosts")) host.known_hosts = *v;
@@ -175,8 +178,8 @@ void read_host(const Reader& r, const std::string& id, const toml::table& t, Con
 bool valid_host_id(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;
   for (char ch : id) {
-    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                    ch == '_';
+    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                    (ch >= '0' && ch <= '9') || ch == '_';
     if (!ok) return false;
   }
   return true;

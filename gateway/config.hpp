@@ -18,8 +18,8 @@ class ConfigError : public std::runtime_error {
 };
 
 struct HostConfig {
-  std::string id;   // [A-Za-z0-9_]+
-  std::string uri;  // libvirt URI
+  std::string id;       // [A-Za-z0-9_]+
+  std::string uri;      // libvirt URI
   std::string address;  // where consoles listening on 0.0.0.0 / :: are reached
   // SSH tunnel (consoles on the host's loopback or UNIX sockets)
   bool ssh = false;  // implied by a qemu+ssh:// URI

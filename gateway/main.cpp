@@ -30,7 +30,8 @@ int mint_token(const cgw::gateway::TokenCommand& cmd) {
     MintRequest request;
     request.host_id = cmd.host_id;
     request.uuid = cmd.uuid;
-    if (cmd.console) request.console = *cmd.console == "vnc" ? ConsoleKind::vnc : ConsoleKind::spice;
+    if (cmd.console)
+      request.console = *cmd.console == "vnc" ? ConsoleKind::vnc : ConsoleKind::spice;
     request.ttl = cmd.ttl;
     request.audience = cmd.audience;
     std::cout << mint(key, request) << "\n";

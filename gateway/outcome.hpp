@@ -25,12 +25,18 @@ constexpr std::uint16_t close_code(Refusal r) { return static_cast<std::uint16_t
 constexpr unsigned http_status(Refusal r) {
   switch (r) {
     case Refusal::invalid_token:
-    case Refusal::token_expired: return 401;
-    case Refusal::origin_not_allowed: return 403;
-    case Refusal::unknown_host_or_domain: return 404;
-    case Refusal::no_console: return 409;
-    case Refusal::hypervisor_unreachable: return 502;
-    case Refusal::console_unreachable: return 504;
+    case Refusal::token_expired:
+      return 401;
+    case Refusal::origin_not_allowed:
+      return 403;
+    case Refusal::unknown_host_or_domain:
+      return 404;
+    case Refusal::no_console:
+      return 409;
+    case Refusal::hypervisor_unreachable:
+      return 502;
+    case Refusal::console_unreachable:
+      return 504;
   }
   return 500;
 }

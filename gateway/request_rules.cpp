@@ -31,7 +31,8 @@ std::optional<Authority> read_authority(std::string_view text) {
   if (!parsed || parsed->has_userinfo()) return std::nullopt;
   Authority out;
   out.host = lower(parsed->host_address());
-  if (out.host.size() > 2 && out.host.front() == '[') out.host = out.host.substr(1, out.host.size() - 2);
+  if (out.host.size() > 2 && out.host.front() == '[')
+    out.host = out.host.substr(1, out.host.size() - 2);
   if (out.host.empty()) return std::nullopt;
   if (parsed->has_port()) {
     if (parsed->port().empty()) return std::nullopt;
@@ -41,7 +42,9 @@ std::optional<Authority> read_authority(std::string_view text) {
   return out;
 }
 
-unsigned default_port(std::string_view scheme) { return scheme == "https" || scheme == "wss" ? 443 : 80; }
+unsigned default_port(std::string_view scheme) {
+  return scheme == "https" || scheme == "wss" ? 443 : 80;
+}
 
 struct Origin {
   std::string scheme;
@@ -55,7 +58,8 @@ std::optional<Origin> parse_origin(std::string_view text) {
   Origin out;
   out.scheme = lower(parsed->scheme());
   if (out.scheme != "http" && out.scheme != "https") return std::nullopt;
-  if (!parsed->has_authority() || parsed->has_query() || parsed->has_fragment()) return std::nullopt;
+  if (!parsed->has_authority() || parsed->has_query() || parsed->has_fragment())
+    return std::nullopt;
   if (!parsed->encoded_path().empty() && parsed->encoded_path() != "/") return std::nullopt;
   auto authority = read_authority(parsed->encoded_authority());
   if (!authority) return std::nullopt;
@@ -76,7 +80,8 @@ std::optional<std::string> find_token(std::string_view target, std::string_view 
   if (!parsed) return std::nullopt;
 
   for (const auto& param : parsed->params()) {
-    if (param.key == "token" && param.has_value && !param.value.empty()) return std::string(param.value);
+    if (param.key == "token" && param.has_value && !param.value.empty())
+      return std::string(param.value);
   }
 
   std::string_view cookies = cookie_header;

@@ -23,7 +23,8 @@ struct OriginPolicy {
 // A browser always sends Origin on a WebSocket; clients that are not browsers
 // may omit it, and the token is what protects those. The Origin's host must be
 // public_host's (else the Host header's) and, where both name a port, so must its port.
-bool origin_allowed(const OriginPolicy& policy, std::string_view origin, std::string_view host_header);
+bool origin_allowed(const OriginPolicy& policy, std::string_view origin,
+                    std::string_view host_header);
 
 // "https://UI.example.com:443" → "https://ui.example.com"; nullopt if not an origin.
 std::optional<std::string> normalize_origin(std::string_view origin);

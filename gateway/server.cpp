@@ -36,8 +36,9 @@ std::string origin_of(const Config& config) {
 
 token::Verifier make_verifier(const Config& config) {
   if (config.token_mode == TokenMode::plain) {
-    logger.warn("tokens.mode = \"plain\": tokens are unsigned and never expire; anyone who knows "
-                "a host ID and a domain UUID can open its console");
+    logger.warn(
+        "tokens.mode = \"plain\": tokens are unsigned and never expire; anyone who knows "
+        "a host ID and a domain UUID can open its console");
     return token::Verifier::plain();
   }
   try {
@@ -95,7 +96,8 @@ tunnel::HostRoute make_route(const HostConfig& host) {
   if (host.ssh) {
     tunnel::SshSettings ssh;
     ssh.host = !route.hostname.empty() ? route.hostname : host.address;
-    ssh.port = host.ssh_port ? host.ssh_port : (uri && uri->transport == "ssh" && uri->port ? uri->port : 22);
+    ssh.port = host.ssh_port ? host.ssh_port
+                             : (uri && uri->transport == "ssh" && uri->port ? uri->port : 22);
     ssh.user = !host.ssh_user.empty() ? host.ssh_user : (uri ? uri->user : std::string());
     if (ssh.user.empty()) ssh.user = "root";
     ssh.key_file = host.ssh_key;
@@ -115,7 +117,8 @@ tunnel::HostRoute make_route(const HostConfig& host) {
 struct Server::Impl {
   explicit Impl(Config c)
       : config(std::move(c)),
-        threads(config.threads ? config.threads : std::max(1u, std::thread::hardware_concurrency())),
+        threads(config.threads ? config.threads
+                               : std::max(1u, std::thread::hardware_concurrency())),
         ioc(static_cast<int>(threads)),
         tls(make_tls(config)),
         verifier(make_verifier(config)),
@@ -192,7 +195,8 @@ void Server::start() {
   const Config& config = impl_->config;
   boost::system::error_code ec;
   const auto address = net::ip::make_address(config.listen, ec);
-  if (ec) throw ConfigError(origin_of(config) + ": gateway.listen: not an IP address: " + config.listen);
+  if (ec)
+    throw ConfigError(origin_of(config) + ": gateway.listen: not an IP address: " + config.listen);
   const tcp::endpoint endpoint(address, config.port);
   auto& acceptor = impl_->acceptor;
   acceptor.open(endpoint.protocol());

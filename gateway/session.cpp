@@ -174,15 +174,16 @@ Refused connect_refusal(const tunnel::ConnectResult& r) {
     case F::host_key_not_trusted:
       return {Refusal::hypervisor_unreachable, "host key not trusted", r.reason};
     case F::hypervisor_unreachable:
-      return {Refusal::hypervisor_unreachable, r.reason.empty() ? "hypervisor unreachable" : r.reason,
-              r.description};
+      return {Refusal::hypervisor_unreachable,
+              r.reason.empty() ? "hypervisor unreachable" : r.reason, r.description};
     case F::needs_ssh:
       return {Refusal::console_unreachable, "console needs SSH tunnel", r.reason};
     case F::console_unreachable:
     case F::none:
       break;
   }
-  return {Refusal::console_unreachable, "console unreachable", r.reason + " (" + r.description + ")"};
+  return {Refusal::console_unreachable, "console unreachable",
+          r.reason + " (" + r.description + ")"};
 }
 
 void log_refusal(const SessionLog& log, const Refused& r) {
@@ -281,17 +282,20 @@ net::awaitable<void> serve_websocket(Stream stream, Request req, Services& s, Se
   }
   if (!console) {
     log_refusal(log, decision.refused);
-    websocket::close_reason reason(static_cast<websocket::close_code>(close_code(decision.refused.code)),
-                                   clip_reason(decision.refused.reason));
+    websocket::close_reason reason(
+        static_cast<websocket::close_code>(close_code(decision.refused.code)),
+        clip_reason(decision.refused.reason));
     co_await ws.async_close(reason, use_tuple);
     co_return;
   }
 
   const Target& target = *decision.target;
-  logger.info(log.prefix(), " outcome=connected domain=\"", target.domain_name, "\" console=",
-              libvirt::graphics_type_name(target.console), " via=\"", console_description, "\"");
+  logger.info(log.prefix(), " outcome=connected domain=\"", target.domain_name,
+              "\" console=", libvirt::graphics_type_name(target.console), " via=\"",
+              console_description, "\"");
   WebSocketStream<Stream> client(ws);
-  const stream::PumpResult result = co_await stream::pump(client, *console);
+  const stream::PumpOptions pump_options;
+  const stream::PumpResult result = co_await stream::pump(client, *console, pump_options);
   const auto elapsed = std::chrono::duration<double>(Clock::now() - log.started).count();
   logger.info(log.prefix(), " outcome=ended by=",
               result.ended_by == stream::PumpResult::Ender::client ? "client" : "console",
@@ -320,8 +324,8 @@ net::awaitable<bool> answer_http(Stream& stream, const Request& req, Services& s
     co_return !ec && req.keep_alive();
   }
 
-  const bool asks_console = *path == "/websockify" ||
-                            (*path == "/" && find_token(req.target(), {}).has_value());
+  const bool asks_console =
+      *path == "/websockify" || (*path == "/" && find_token(req.target(), {}).has_value());
   if (asks_console) {
     // The same checks as a WebSocket, answered as an HTTP status with the same words.
     Decision decision = co_await authorize(s, req, log);
@@ -411,9 +415,10 @@ net::awaitable<void> run_session(tcp::socket socket, Services& s, std::uint64_t 
   log.id = session_id;
   beast::error_code ec;
   const auto peer = socket.remote_endpoint(ec);
-  log.client = ec ? "?" : (peer.address().is_v6() ? "[" + peer.address().to_string() + "]"
-                                                 : peer.address().to_string()) +
-                              ":" + std::to_string(peer.port());
+  log.client = ec ? "?"
+                  : (peer.address().is_v6() ? "[" + peer.address().to_string() + "]"
+                                            : peer.address().to_string()) +
+                        ":" + std::to_string(peer.port());
   beast::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
 

@@ -91,7 +91,8 @@ EffectiveListen effective_listen(const Graphics& graphics) {
     return out;
   };
   auto unix_socket = [&](std::string path) {
-    out.kind = path.empty() ? EffectiveListen::Kind::not_started : EffectiveListen::Kind::unix_socket;
+    out.kind =
+        path.empty() ? EffectiveListen::Kind::not_started : EffectiveListen::Kind::unix_socket;
     out.socket = std::move(path);
     return out;
   };

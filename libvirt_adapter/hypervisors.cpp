@@ -87,10 +87,12 @@ bool ensure_connected(Host& host, const HypervisorOptions& options, std::string&
 }
 
 // The whole lookup, as one blocking job on the host's strand.
-DomainLookup lookup_blocking(Host& host, const HypervisorOptions& options, const std::string& uuid) {
+DomainLookup lookup_blocking(Host& host, const HypervisorOptions& options,
+                             const std::string& uuid) {
   std::string error;
   if (!ensure_connected(host, options, error)) {
-    return failure(DomainLookup::Status::unreachable, "cannot connect to " + host.spec.uri + ": " + error);
+    return failure(DomainLookup::Status::unreachable,
+                   "cannot connect to " + host.spec.uri + ": " + error);
   }
   Domain domain(virDomainLookupByUUIDString(host.connection.get(), uuid.c_str()));
   if (!domain) {
@@ -106,13 +108,15 @@ DomainLookup lookup_blocking(Host& host, const HypervisorOptions& options, const
   char* xml = virDomainGetXMLDesc(domain.get(), 0);
   if (!xml) {
     LastError err = LastError::take();
-    if (err.code == VIR_ERR_NO_DOMAIN) return failure(DomainLookup::Status::unknown_domain, err.message);
+    if (err.code == VIR_ERR_NO_DOMAIN)
+      return failure(DomainLookup::Status::unknown_domain, err.message);
     host.connection.reset();
     return failure(DomainLookup::Status::unreachable, err.message);
   }
   std::optional<DomainXml> parsed = parse_domain_xml(xml);
   std::free(xml);
-  if (!parsed) return failure(DomainLookup::Status::unreachable, "libvirt returned unreadable domain XML");
+  if (!parsed)
+    return failure(DomainLookup::Status::unreachable, "libvirt returned unreadable domain XML");
   DomainLookup out;
   out.running = active == 1;
   out.domain = std::move(*parsed);
@@ -155,12 +159,15 @@ net::awaitable<DomainLookup> Hypervisors::lookup(std::string host_id, std::strin
   }
   Host* host = it->second.get();
   const HypervisorOptions* options = &impl_->options;
-  auto job = [host, options, uuid = std::move(uuid)] { return lookup_blocking(*host, *options, uuid); };
+  auto job = [host, options, uuid = std::move(uuid)] {
+    return lookup_blocking(*host, *options, uuid);
+  };
   std::optional<DomainLookup> result =
       co_await run_blocking<DomainLookup>(host->strand, std::move(job), options->call_timeout);
   if (!result) {
-    co_return failure(DomainLookup::Status::timed_out,
-                      "libvirt did not answer within " + std::to_string(options->call_timeout.count()) + " ms");
+    co_return failure(
+        DomainLookup::Status::timed_out,
+        "libvirt did not answer within " + std::to_string(options->call_timeout.count()) + " ms");
   }
   co_return std::move(*result);
 }

@@ -36,7 +36,8 @@ class ByteStream {
   virtual ~ByteStream() = default;
 
   // Reads at least one byte. An orderly end of the peer's data is net::error::eof.
-  virtual net::awaitable<std::tuple<error_code, std::size_t>> read_some(net::mutable_buffer buf) = 0;
+  virtual net::awaitable<std::tuple<error_code, std::size_t>> read_some(
+      net::mutable_buffer buf) = 0;
 
   // Writes all of `buf` before completing: awaiting this before the next read is
   // what gives the pump its backpressure.

@@ -13,6 +13,10 @@ using Ender = PumpResult::Ender;
 
 // What both directions share. Both run on the same strand, so plain fields do.
 struct PumpState {
+  // A constructor, not brace-initialisation: GCC 12 mis-destroys aggregates
+  // initialised with temporaries inside a coroutine frame.
+  PumpState(ByteStream& c, ByteStream& k, const PumpOptions& o)
+      : client(c), console(k), options(o) {}
   ByteStream& client;
   ByteStream& console;
   PumpOptions options;
@@ -59,8 +63,9 @@ net::awaitable<void> copy(PumpState& state, ByteStream& from, ByteStream& to, En
 
 }  // namespace
 
-net::awaitable<PumpResult> pump(ByteStream& client, ByteStream& console, PumpOptions options) {
-  PumpState state{client, console, std::move(options), {}, false};
+net::awaitable<PumpResult> pump(ByteStream& client, ByteStream& console,
+                                const PumpOptions& options) {
+  PumpState state(client, console, options);
   co_await (copy(state, client, console, Ender::client, state.result.client_to_console) &&
             copy(state, console, client, Ender::console, state.result.console_to_client));
   co_return state.result;

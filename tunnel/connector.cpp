@@ -47,7 +47,8 @@ net::awaitable<ConnectResult> connect_tcp(std::string address, std::uint16_t por
     auto outcome = co_await (resolver.async_resolve(address, std::to_string(port), use_tuple) ||
                              timer.async_wait(use_tuple));
     if (outcome.index() == 1) {
-      co_return failed(Failure::console_unreachable, "console address lookup timed out", description);
+      co_return failed(Failure::console_unreachable, "console address lookup timed out",
+                       description);
     }
     auto [resolve_error, results] = std::get<0>(std::move(outcome));
     if (resolve_error) {
@@ -64,8 +65,8 @@ net::awaitable<ConnectResult> connect_tcp(std::string address, std::uint16_t por
   }
   auto [connect_error, endpoint] = std::get<0>(outcome);
   if (connect_error) {
-    co_return failed(Failure::console_unreachable, "console unreachable: " + connect_error.message(),
-                     description);
+    co_return failed(Failure::console_unreachable,
+                     "console unreachable: " + connect_error.message(), description);
   }
   // Console traffic is small interactive messages: never hold them back.
   socket.set_option(tcp::no_delay(true), ec);
@@ -91,8 +92,8 @@ net::awaitable<ConnectResult> connect_unix(std::string path, std::chrono::millis
   }
   auto [connect_error] = std::get<0>(outcome);
   if (connect_error) {
-    co_return failed(Failure::console_unreachable, "console unreachable: " + connect_error.message(),
-                     description);
+    co_return failed(Failure::console_unreachable,
+                     "console unreachable: " + connect_error.message(), description);
   }
   ConnectResult result;
   result.stream = std::make_unique<SocketStream<local::socket>>(std::move(socket));
@@ -122,8 +123,8 @@ net::awaitable<ConnectResult> Connector::connect(const HostRoute& host,
     case Kind::refused:
       break;
   }
-  co_return failed(path.needs_ssh ? Failure::needs_ssh : Failure::console_unreachable,
-                   path.refusal, "none");
+  co_return failed(path.needs_ssh ? Failure::needs_ssh : Failure::console_unreachable, path.refusal,
+                   "none");
 }
 
 }  // namespace cgw::tunnel

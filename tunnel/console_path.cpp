@@ -41,7 +41,8 @@ bool is_loopback_address(std::string_view address) {
   auto parsed = boost::asio::ip::make_address(address, ec);
   if (ec) return false;
   if (parsed.is_v6() && parsed.to_v6().is_v4_mapped()) {
-    return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, parsed.to_v6()).is_loopback();
+    return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, parsed.to_v6())
+        .is_loopback();
   }
   return parsed.is_loopback();
 }
@@ -62,7 +63,8 @@ ConsolePath choose_path(const HostRoute& host, const ConsoleListen& listen) {
 
     case ConsoleListen::Kind::unix_socket:
       if (listen.socket_path.empty()) return refused("console socket path is unknown");
-      if (host.local && !host.console_via_ssh) return unix_socket(Kind::local_unix, listen.socket_path);
+      if (host.local && !host.console_via_ssh)
+        return unix_socket(Kind::local_unix, listen.socket_path);
       if (ssh) return unix_socket(Kind::ssh_unix, listen.socket_path);
       return refused("console is a UNIX socket on host " + host.id + "; it needs the SSH tunnel",
                      true);
@@ -87,9 +89,9 @@ ConsolePath choose_path(const HostRoute& host, const ConsoleListen& listen) {
   if (is_loopback_address(address)) {
     if (host.local && !host.console_via_ssh) return tcp(Kind::direct_tcp, address, listen.port);
     if (ssh) return tcp(Kind::ssh_tcp, address, listen.port);
-    return refused("console listens on " + address + " of host " + host.id +
-                       "; it needs the SSH tunnel",
-                   true);
+    return refused(
+        "console listens on " + address + " of host " + host.id + "; it needs the SSH tunnel",
+        true);
   }
 
   if (ssh && host.console_via_ssh) return tcp(Kind::ssh_tcp, address, listen.port);

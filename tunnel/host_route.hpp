@@ -24,9 +24,9 @@ struct SshSettings {
 struct HostRoute {
   std::string id;
   std::string uri;
-  bool local = false;     // the hypervisor runs on this machine (qemu:///system, test:///...)
-  std::string hostname;   // the URI's host; empty for local URIs
-  std::string address;    // where consoles listening on 0.0.0.0 / :: are reached
+  bool local = false;    // the hypervisor runs on this machine (qemu:///system, test:///...)
+  std::string hostname;  // the URI's host; empty for local URIs
+  std::string address;   // where consoles listening on 0.0.0.0 / :: are reached
   std::optional<SshSettings> ssh;  // set when consoles may be tunnelled through SSH
   bool console_via_ssh = false;    // tunnel even consoles on routable addresses
 };

@@ -1,0 +1,494 @@
+// The whole data path on real parts: a real console-gw Server (in this process),
+// the real libvirtd, real QEMU domains (KVM or TCG), a real WebSocket client.
+// Each failure a browser can meet is checked for its close code and reason.
+#include "gateway/config.hpp"
+#include "gateway/server.hpp"
+#include "tests/support/domains.hpp"
+#include "tests/support/scratch.hpp"
+#include "tests/support/ws_client.hpp"
+#include "token/token.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace cgw {
+namespace {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using namespace std::chrono_literals;
+
+const std::string kVncGreeting = "RFB 003.008\n";
+
+// A console of our own behind libvirt's test driver: echoes what it gets, and
+// counts connections that the far side ended.
+class EchoConsole {
+ public:
+  EchoConsole() : acceptor_(ioc_, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0)) {
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~EchoConsole() {
+    stopping_ = true;
+    boost::system::error_code ec;
+    ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
+    acceptor_.close(ec);
+    thread_.join();
+    for (auto& t : sessions_) t.join();
+  }
+  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  bool wait_for_ended(int count, std::chrono::milliseconds limit) {
+    std::unique_lock lock(mutex_);
+    return cv_.wait_for(lock, limit, [&] { return ended_ >= count; });
+  }
+
+ private:
+  void serve() {
+    while (!stopping_) {
+      boost::system::error_code ec;
+      tcp::socket socket(ioc_);
+      acceptor_.accept(socket, ec);
+      if (ec) return;
+      sessions_.emplace_back([this, s = std::move(socket)]() mutable { echo(std::move(s)); });
+    }
+  }
+  void echo(tcp::socket socket) {
+    std::vector<char> buf(64 * 1024);
+    for (;;) {
+      boost::system::error_code ec;
+      const std::size_t n = socket.read_some(net::buffer(buf), ec);
+      if (ec) break;
+      net::write(socket, net::buffer(buf.data(), n), ec);
+      if (ec) break;
+    }
+    std::lock_guard lock(mutex_);
+    ++ended_;
+    cv_.notify_all();
+  }
+
+  net::io_context ioc_;
+  tcp::acceptor acceptor_;
+  std::thread thread_;
+  std::vector<std::thread> sessions_;
+  std::atomic<bool> stopping_{false};
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  int ended_ = 0;
+};
+
+std::uint16_t closed_port() {
+  net::io_context ioc;
+  tcp::acceptor a(ioc, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
+  return a.local_endpoint().port();  // closed again when `a` goes
+}
+
+constexpr const char* kEchoUuid = "0e4b1c8a-7a52-4c55-9d1e-0000000000e1";
+constexpr const char* kClosedUuid = "0e4b1c8a-7a52-4c55-9d1e-0000000000c1";
+
+std::string test_driver_node(std::uint16_t echo_port, std::uint16_t dead_port) {
+  auto domain = [](const char* name, const char* uuid, std::uint16_t port) {
+    return std::string("<domain type='test'><name>") + name + "</name><uuid>" + uuid +
+           "</uuid><memory>65536</memory><os><type>hvm</type></os><devices>"
+           "<graphics type='vnc' port='" +
+           std::to_string(port) +
+           "' listen='127.0.0.1'/>"
+           "</devices></domain>";
+  };
+  return "<node>" + domain("echo", kEchoUuid, echo_port) +
+         domain("closed", kClosedUuid, dead_port) + "</node>";
+}
+
+class ConsoleGateway : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    scratch_ = new test::Scratch();
+    echo_ = new EchoConsole();
+    secret_ = scratch_->hs256_secret("token.key");
+    ec_key_ = scratch_->private_key("ec.pem", "EC");
+    std::tie(cert_, cert_key_) = scratch_->tls_certificate("gateway");
+    const std::string node =
+        scratch_->write("node.xml", test_driver_node(echo_->port(), closed_port()));
+
+    // Everything the gateway logs goes to a file, so tests can read it.
+    log_file_ = scratch_->path("gateway.log");
+    saved_stderr_ = dup(STDERR_FILENO);
+    const int fd = open(log_file_.c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0600);
+    dup2(fd, STDERR_FILENO);
+    close(fd);
+
+    gateway::Config config;
+    config.listen = "127.0.0.1";
+    config.port = 0;
+    config.cert = cert_;
+    config.key = cert_key_;
+    config.token_key_file = secret_;
+    config.libvirt_timeout = 10s;
+    config.connect_timeout = 3s;
+    auto host = [](std::string id, std::string uri) {
+      gateway::HostConfig h;
+      h.id = std::move(id);
+      h.uri = std::move(uri);
+      return h;
+    };
+    config.hosts = {
+        host("local", "qemu:///system"),
+        host("fake", "test://" + node),
+        host("dead", "qemu+unix:///system?socket=/nonexistent/libvirt-sock"),
+    };
+    gateway::finish_config(config);
+    server_ = new gateway::Server(std::move(config));
+    server_->start();
+    port_ = server_->port();
+    thread_ = new std::thread([] { server_->run(); });
+  }
+
+  static void TearDownTestSuite() {
+    server_->stop();
+    thread_->join();
+    delete thread_;
+    delete server_;
+    delete echo_;
+    dup2(saved_stderr_, STDERR_FILENO);
+    close(saved_stderr_);
+    delete scratch_;
+  }
+
+  // Real QEMU domains, made on first use and shared by this process's tests.
+  static test::TestDomain& vnc_tcp() {
+    static test::TestDomain d("cgw-it-vnc-" + std::to_string(getpid()),
+                              "<graphics type='vnc' autoport='yes' listen='127.0.0.1'/>"
+                              "<video><model type='cirrus'/></video>");
+    return d;
+  }
+  // SPICE on TCP and VNC on a UNIX socket (libvirt allows one of each type).
+  static test::TestDomain& spice_and_vnc_socket() {
+    static test::TestDomain d("cgw-it-mixed-" + std::to_string(getpid()),
+                              "<graphics type='spice' autoport='yes' listen='127.0.0.1'/>"
+                              "<graphics type='vnc'><listen type='socket'/></graphics>"
+                              "<video><model type='cirrus'/></video>");
+    return d;
+  }
+  static test::TestDomain& shut_off() {
+    static test::TestDomain d("cgw-it-off-" + std::to_string(getpid()),
+                              "<graphics type='vnc' autoport='yes' listen='127.0.0.1'/>",
+                              test::TestDomain::Start::defined_only);
+    return d;
+  }
+
+  static std::string token(
+      const std::string& host, const std::string& uuid,
+      std::optional<token::ConsoleKind> console = std::nullopt, std::chrono::seconds ttl = 60s,
+      std::chrono::system_clock::time_point now = std::chrono::system_clock::now(),
+      const std::string& key_file = secret_) {
+    const token::SigningKey key = token::SigningKey::load_file(key_file);
+    token::MintRequest request;
+    request.host_id = host;
+    request.uuid = uuid;
+    request.console = console;
+    request.ttl = ttl;
+    request.now = now;
+    return token::mint(key, request);
+  }
+
+  static test::WsOptions ws(const std::string& token_value, bool tls = false) {
+    test::WsOptions o;
+    o.port = port_;
+    o.target = "/websockify?token=" + token_value;
+    o.tls = tls;
+    if (tls) o.ca_file = cert_;
+    return o;
+  }
+
+  static test::CloseFrame refusal(const test::WsOptions& options) {
+    auto client = test::WsClient::connect(options);
+    return client->read_until_close();
+  }
+
+  static std::string log_text() {
+    std::ifstream in(log_file_);
+    std::stringstream out;
+    out << in.rdbuf();
+    return out.str();
+  }
+
+  static inline test::Scratch* scratch_ = nullptr;
+  static inline EchoConsole* echo_ = nullptr;
+  static inline gateway::Server* server_ = nullptr;
+  static inline std::thread* thread_ = nullptr;
+  static inline std::uint16_t port_ = 0;
+  static inline std::string secret_, ec_key_, cert_, cert_key_, log_file_;
+  static inline int saved_stderr_ = -1;
+};
+
+// --- the console paths -------------------------------------------------------
+
+TEST_F(ConsoleGateway, VncOnLoopbackTcpOverWs) {
+  auto client = test::WsClient::connect(ws(token("local", vnc_tcp().uuid())));
+  EXPECT_EQ(client->read_exactly(kVncGreeting.size()), kVncGreeting);
+}
+
+TEST_F(ConsoleGateway, VncOnLoopbackTcpOverWss) {
+  auto client = test::WsClient::connect(ws(token("local", vnc_tcp().uuid()), true));
+  EXPECT_EQ(client->read_exactly(kVncGreeting.size()), kVncGreeting);
+}
+
+TEST_F(ConsoleGateway, VncOnUnixSocketOverWs) {
+  ASSERT_NE(spice_and_vnc_socket().live_xml().find("type='socket'"), std::string::npos);
+  auto client = test::WsClient::connect(
+      ws(token("local", spice_and_vnc_socket().uuid(), token::ConsoleKind::vnc)));
+  EXPECT_EQ(client->read_exactly(kVncGreeting.size()), kVncGreeting);
+}
+
+TEST_F(ConsoleGateway, VncOnUnixSocketOverWss) {
+  auto client = test::WsClient::connect(
+      ws(token("local", spice_and_vnc_socket().uuid(), token::ConsoleKind::vnc), true));
+  EXPECT_EQ(client->read_exactly(kVncGreeting.size()), kVncGreeting);
+}
+
+// A SPICE link message for the main channel (spice-protocol's SpiceLinkHeader +
+// SpiceLinkMess + one common capability word), little-endian.
+std::string spice_link_message() {
+  std::string out;
+  auto u32 = [&out](std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  };
+  out += "REDQ";
+  u32(2);            // major
+  u32(2);            // minor
+  u32(22);           // size of what follows
+  u32(0);            // connection_id
+  out.push_back(1);  // channel_type: main
+  out.push_back(0);  // channel_id
+  u32(1);            // num_common_caps
+  u32(0);            // num_channel_caps
+  u32(18);           // caps_offset
+  u32(0x0b);         // auth selection, auth spice, mini header
+  return out;
+}
+
+void expect_spice_reply(test::WsClient& client) {
+  client.write(spice_link_message());
+  EXPECT_EQ(client.read_exactly(4), "REDQ");
+}
+
+TEST_F(ConsoleGateway, SpiceOnTcpOverWs) {
+  auto client = test::WsClient::connect(
+      ws(token("local", spice_and_vnc_socket().uuid(), token::ConsoleKind::spice)));
+  expect_spice_reply(*client);
+}
+
+TEST_F(ConsoleGateway, SpiceOnTcpOverWss) {
+  auto client = test::WsClient::connect(
+      ws(token("local", spice_and_vnc_socket().uuid(), token::ConsoleKind::spice), true));
+  expect_spice_reply(*client);
+}
+
+TEST_F(ConsoleGateway, FirstConsoleWhenTokenNamesNone) {
+  // The mixed domain lists SPICE first.
+  auto client = test::WsClient::connect(ws(token("local", spice_and_vnc_socket().uuid())));
+  expect_spice_reply(*client);
+}
+
+// --- where the token comes from, and the subprotocol ----------------------------
+
+TEST_F(ConsoleGateway, TokenFromCookie) {
+  test::WsOptions o = ws("");
+  o.target = "/websockify";
+  o.cookie = "other=1; token=" + token("local", vnc_tcp().uuid());
+  auto client = test::WsClient::connect(o);
+  EXPECT_EQ(client->read_exactly(kVncGreeting.size()), kVncGreeting);
+}
+
+TEST_F(ConsoleGateway, TokenFromPath) {
+  test::WsOptions o = ws("");
+  o.target = "/" + token("local", vnc_tcp().uuid());
+  auto client = test::WsClient::connect(o);
+  EXPECT_EQ(client->read_exactly(kVncGreeting.size()), kVncGreeting);
+}
+
+TEST_F(ConsoleGateway, BinarySubprotocolOnlyWhenOffered) {
+  test::WsOptions offered = ws(token("local", vnc_tcp().uuid()));
+  offered.subprotocol = "binary";
+  EXPECT_EQ(test::WsClient::connect(offered)->negotiated_subprotocol(), "binary");
+  EXPECT_EQ(test::WsClient::connect(ws(token("local", vnc_tcp().uuid())))->negotiated_subprotocol(),
+            "");
+}
+
+// --- each refusal: its close code and reason ------------------------------------
+
+TEST_F(ConsoleGateway, TamperedSignatureIs4401) {
+  std::string t = token("local", vnc_tcp().uuid());
+  t.back() = t.back() == 'A' ? 'B' : 'A';
+  const auto close = refusal(ws(t));
+  EXPECT_EQ(close.code, 4401);
+  EXPECT_EQ(close.reason, "bad signature");
+}
+
+TEST_F(ConsoleGateway, WrongAlgorithmIs4401) {
+  const std::string es256 = token("local", vnc_tcp().uuid(), std::nullopt, 60s,
+                                  std::chrono::system_clock::now(), ec_key_);
+  const auto close = refusal(ws(es256));
+  EXPECT_EQ(close.code, 4401);
+  EXPECT_EQ(close.reason, "algorithm not allowed");
+}
+
+TEST_F(ConsoleGateway, MissingTokenIs4401) {
+  test::WsOptions o = ws("");
+  o.target = "/websockify";
+  const auto close = refusal(o);
+  EXPECT_EQ(close.code, 4401);
+  EXPECT_EQ(close.reason, "missing token");
+}
+
+TEST_F(ConsoleGateway, ExpiredTokenIs4402) {
+  const auto close = refusal(ws(
+      token("local", vnc_tcp().uuid(), std::nullopt, 60s, std::chrono::system_clock::now() - 1h)));
+  EXPECT_EQ(close.code, 4402);
+  EXPECT_EQ(close.reason, "token expired");
+}
+
+TEST_F(ConsoleGateway, BadOriginIs4403) {
+  test::WsOptions o = ws(token("local", vnc_tcp().uuid()));
+  o.origin = "https://evil.example.com";
+  const auto close = refusal(o);
+  EXPECT_EQ(close.code, 4403);
+  EXPECT_EQ(close.reason, "origin not allowed");
+}
+
+TEST_F(ConsoleGateway, SameOriginIsAllowed) {
+  test::WsOptions o = ws(token("local", vnc_tcp().uuid()));
+  o.origin = "http://127.0.0.1:" + std::to_string(port_);
+  auto client = test::WsClient::connect(o);
+  EXPECT_EQ(client->read_exactly(kVncGreeting.size()), kVncGreeting);
+}
+
+TEST_F(ConsoleGateway, UnknownHostIs4404) {
+  const auto close = refusal(ws(token("nohost", vnc_tcp().uuid())));
+  EXPECT_EQ(close.code, 4404);
+  EXPECT_EQ(close.reason, "unknown host");
+}
+
+TEST_F(ConsoleGateway, UnknownUuidIs4404) {
+  const auto close = refusal(ws(token("local", "6a1f0000-0000-4000-8000-00000000dead")));
+  EXPECT_EQ(close.code, 4404);
+  EXPECT_EQ(close.reason, "unknown domain");
+}
+
+TEST_F(ConsoleGateway, ShutOffDomainIs4409) {
+  const auto close = refusal(ws(token("local", shut_off().uuid())));
+  EXPECT_EQ(close.code, 4409);
+  EXPECT_EQ(close.reason, "domain not running");
+}
+
+TEST_F(ConsoleGateway, NoSpiceDeviceIs4409) {
+  const auto close = refusal(ws(token("local", vnc_tcp().uuid(), token::ConsoleKind::spice)));
+  EXPECT_EQ(close.code, 4409);
+  EXPECT_EQ(close.reason, "no SPICE console");
+}
+
+TEST_F(ConsoleGateway, LibvirtUnreachableIs4502) {
+  const auto close = refusal(ws(token("dead", vnc_tcp().uuid())));
+  EXPECT_EQ(close.code, 4502);
+  EXPECT_EQ(close.reason, "hypervisor unreachable");
+}
+
+TEST_F(ConsoleGateway, ConsolePortClosedIs4504) {
+  const auto close = refusal(ws(token("fake", kClosedUuid)));
+  EXPECT_EQ(close.code, 4504);
+  EXPECT_EQ(close.reason, "console unreachable");
+}
+
+TEST_F(ConsoleGateway, PlainHttpGetsStatusAndWords) {
+  const auto expired = test::http_get(
+      port_, "/websockify?token=" + token("local", vnc_tcp().uuid(), std::nullopt, 60s,
+                                          std::chrono::system_clock::now() - 1h));
+  EXPECT_EQ(expired.status, 401);
+  EXPECT_EQ(expired.body, "token expired\n");
+  const auto unknown = test::http_get(
+      port_, "/websockify?token=" + token("local", "6a1f0000-0000-4000-8000-00000000dead"));
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_EQ(unknown.body, "unknown domain\n");
+  const auto fine = test::http_get(port_, "/websockify?token=" + token("local", vnc_tcp().uuid()));
+  EXPECT_EQ(fine.status, 426);
+  EXPECT_EQ(test::http_get(port_, "/healthz").status, 200);
+  EXPECT_EQ(test::http_get(port_, "/healthz", true).status, 200);
+}
+
+// --- the session's end, from either side ------------------------------------
+
+TEST_F(ConsoleGateway, VmStopClosesTheSessionWithAReason) {
+  test::TestDomain vm("cgw-it-stop-" + std::to_string(getpid()),
+                      "<graphics type='vnc' autoport='yes' listen='127.0.0.1'/>");
+  auto client = test::WsClient::connect(ws(token("local", vm.uuid())));
+  ASSERT_EQ(client->read_exactly(kVncGreeting.size()), kVncGreeting);
+  vm.destroy();
+  const auto close = client->read_until_close();
+  EXPECT_EQ(close.code, 1000);
+  EXPECT_EQ(close.reason, "console closed");
+}
+
+TEST_F(ConsoleGateway, BytesFlowBothWaysAndBrowserCloseEndsTheConsole) {
+  auto client = test::WsClient::connect(ws(token("fake", kEchoUuid)));
+  std::string payload(1 << 20, '\0');
+  for (std::size_t i = 0; i < payload.size(); ++i)
+    payload[i] = static_cast<char>(i * 131 + (i >> 9));
+  // Send in slices while reading back, as a browser would.
+  std::string echoed;
+  for (std::size_t off = 0; off < payload.size(); off += 64 * 1024) {
+    client->write(std::string_view(payload).substr(off, 64 * 1024));
+    echoed += client->read_exactly(64 * 1024);
+  }
+  EXPECT_TRUE(echoed == payload);
+  client->close();
+  EXPECT_TRUE(echo_->wait_for_ended(1, 5s)) << "the console connection stayed open";
+}
+
+TEST_F(ConsoleGateway, OtherSessionsSurviveARefusal) {
+  auto good = test::WsClient::connect(ws(token("local", vnc_tcp().uuid())));
+  ASSERT_EQ(good->read_exactly(kVncGreeting.size()), kVncGreeting);
+  EXPECT_EQ(refusal(ws("garbage")).code, 4401);
+  EXPECT_EQ(refusal(ws(token("dead", vnc_tcp().uuid()))).code, 4502);
+  // The first session still talks to its VNC server: a ClientInit reply needs the
+  // version echo; sending it must be answered with the security types.
+  good->write(kVncGreeting);
+  const std::string types = good->read_exactly(1);
+  EXPECT_GE(static_cast<unsigned char>(types[0]), 1u);
+}
+
+TEST_F(ConsoleGateway, TokensNeverReachTheLog) {
+  const std::string good = token("local", vnc_tcp().uuid());
+  const std::string expired =
+      token("local", vnc_tcp().uuid(), std::nullopt, 60s, std::chrono::system_clock::now() - 1h);
+  std::string tampered = good;
+  tampered[tampered.size() / 2] ^= 1;
+  test::WsClient::connect(ws(good))->read_exactly(kVncGreeting.size());
+  refusal(ws(expired));
+  refusal(ws(tampered));
+  test::http_get(port_, "/websockify?token=" + expired);
+  const std::string log = log_text();
+  ASSERT_NE(log.find("outcome=refused code=4402"), std::string::npos) << log;
+  for (const std::string& t : {good, expired, tampered}) {
+    const std::string signature = t.substr(t.rfind('.') + 1);
+    const std::string payload = t.substr(t.find('.') + 1, t.rfind('.') - t.find('.') - 1);
+    EXPECT_EQ(log.find(signature), std::string::npos);
+    EXPECT_EQ(log.find(payload), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace cgw

@@ -1,0 +1,101 @@
+#include "tests/support/domains.hpp"
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+
+namespace cgw::test {
+namespace {
+
+void quiet(void*, virErrorPtr) {}
+
+virConnectPtr connection() {
+  static virConnectPtr conn = [] {
+    virSetErrorFunc(nullptr, quiet);
+    virConnectPtr c = virConnectOpen("qemu:///system");
+    if (!c)
+      throw std::runtime_error("tests: cannot connect to qemu:///system (is libvirtd running?)");
+    return c;
+  }();
+  return conn;
+}
+
+std::string last_error() {
+  virErrorPtr err = virGetLastError();
+  return err && err->message ? err->message : "unknown libvirt error";
+}
+
+std::string domain_xml(const std::string& type, const std::string& name,
+                       const std::string& devices) {
+  return "<domain type='" + type + "'><name>" + name +
+         "</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>"
+         "<os><type arch='x86_64' machine='pc'>hvm</type></os><devices>" +
+         devices + "</devices></domain>";
+}
+
+struct DomainPtr {
+  virDomainPtr ptr;
+  ~DomainPtr() {
+    if (ptr) virDomainFree(ptr);
+  }
+};
+
+}  // namespace
+
+const std::string& domain_type() {
+  static const std::string type = [] {
+    // Try a throwaway KVM domain once; TCG is the fallback.
+    const std::string probe =
+        domain_xml("kvm", "cgw-test-kvm-probe-" + std::to_string(getpid()), "");
+    DomainPtr dom{virDomainCreateXML(connection(), probe.c_str(), VIR_DOMAIN_START_AUTODESTROY)};
+    if (!dom.ptr) return std::string("qemu");
+    virDomainDestroy(dom.ptr);
+    return std::string("kvm");
+  }();
+  return type;
+}
+
+TestDomain::TestDomain(std::string name, const std::string& devices, Start start)
+    : name_(std::move(name)) {
+  const std::string xml = domain_xml(domain_type(), name_, devices);
+  DomainPtr dom{nullptr};
+  if (start == Start::running) {
+    dom.ptr = virDomainCreateXML(connection(), xml.c_str(), 0);
+  } else {
+    dom.ptr = virDomainDefineXML(connection(), xml.c_str());
+    persistent_ = true;
+  }
+  if (!dom.ptr)
+    throw std::runtime_error("tests: cannot create domain " + name_ + ": " + last_error());
+  char uuid[VIR_UUID_STRING_BUFLEN];
+  virDomainGetUUIDString(dom.ptr, uuid);
+  uuid_ = uuid;
+}
+
+TestDomain::~TestDomain() {
+  destroy();
+  if (persistent_) {
+    DomainPtr dom{virDomainLookupByName(connection(), name_.c_str())};
+    if (dom.ptr) virDomainUndefine(dom.ptr);
+  }
+}
+
+void TestDomain::destroy() {
+  DomainPtr dom{virDomainLookupByName(connection(), name_.c_str())};
+  if (dom.ptr && virDomainIsActive(dom.ptr) == 1) virDomainDestroy(dom.ptr);
+}
+
+std::string TestDomain::live_xml() const {
+  DomainPtr dom{virDomainLookupByName(connection(), name_.c_str())};
+  if (!dom.ptr) return {};
+  char* xml = virDomainGetXMLDesc(dom.ptr, 0);
+  std::string out = xml ? xml : "";
+  std::free(xml);
+  return out;
+}
+
+}  // namespace cgw::test

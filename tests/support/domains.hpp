@@ -1,0 +1,32 @@
+// Real QEMU domains on the real libvirtd (qemu:///system) for tests. KVM when
+// QEMU can use it, TCG otherwise. Each TestDomain removes itself.
+#pragma once
+
+#include <string>
+
+namespace cgw::test {
+
+class TestDomain {
+ public:
+  enum class Start { running, defined_only };
+  // `devices` is the XML inside <devices> (graphics, video). Throws on failure.
+  TestDomain(std::string name, const std::string& devices, Start start = Start::running);
+  ~TestDomain();
+  TestDomain(const TestDomain&) = delete;
+  TestDomain& operator=(const TestDomain&) = delete;
+
+  const std::string& uuid() const { return uuid_; }
+  const std::string& name() const { return name_; }
+  std::string live_xml() const;
+  void destroy();  // stops the VM (power off); the definition stays until the destructor
+
+ private:
+  std::string name_;
+  std::string uuid_;
+  bool persistent_ = false;
+};
+
+// "kvm" or "qemu", decided once per process by trying KVM.
+const std::string& domain_type();
+
+}  // namespace cgw::test
