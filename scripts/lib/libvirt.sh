@@ -80,3 +80,17 @@ cgw_libvirtd_stop() {
   done
   rm -f "$CGW_LIBVIRT_STATE"
 }
+
+# Removes domains the tests made (names starting with $1), left over by a test
+# that crashed before its own cleanup.
+cgw_remove_domains() {
+  local prefix=$1 name
+  virsh -q -c qemu:///system list --all --name 2>/dev/null | while read -r name; do
+    case "$name" in
+      "$prefix"*)
+        virsh -q -c qemu:///system destroy "$name" >/dev/null 2>&1 || true
+        virsh -q -c qemu:///system undefine "$name" >/dev/null 2>&1 || true
+        ;;
+    esac
+  done
+}
