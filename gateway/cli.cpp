@@ -1,5 +1,7 @@
 #include "gateway/cli.hpp"
 
+#include "common/log.hpp"
+
 #include <charconv>
 #include <utility>
 
@@ -151,6 +153,10 @@ Command parse_command_line(const std::vector<std::string>& argv) {
       config.ssl_only = true;
     } else if (flag == "--log-level") {
       config.log_level = args.value(flag);
+      log::Level level{};
+      if (!log::parse_level(config.log_level, level)) {
+        bad(flag, "must be debug, info, warn or error, got '" + config.log_level + "'");
+      }
     } else {
       bad(flag, "unknown option (see console-gw --help)");
     }

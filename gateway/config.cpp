@@ -1,10 +1,13 @@
 #include "gateway/config.hpp"
 
+#include "common/log.hpp"
+#include "gateway/request_rules.hpp"
 #include "tunnel/host_route.hpp"
 
 #include <toml++/toml.h>
 
 #include <charconv>
+#include <filesystem>
 #include <set>
 #include <sstream>
 
@@ -66,7 +69,8 @@ class Reader {
     const std::string name = section + "." + std::string(key);
     std::optional<std::chrono::milliseconds> value;
     if (node->is_integer() && node->as_integer()->get() >= 0) {
-      value = std::chrono::seconds(node->as_integer()->get());
+      // A bare number is seconds, with the same range check as "30s".
+      value = parse_duration(std::to_string(node->as_integer()->get()));
     } else if (node->is_string()) {
       value = parse_duration(node->as_string()->get());
     }
@@ -119,7 +123,19 @@ void read_gateway(const Reader& r, const toml::table& t, Config& c) {
   }
   if (auto v = r.duration(t, s, "libvirt_timeout")) c.libvirt_timeout = *v;
   if (auto v = r.duration(t, s, "connect_timeout")) c.connect_timeout = *v;
-  if (auto v = r.string(t, s, "log_level")) c.log_level = *v;
+  if (auto v = r.string(t, s, "log_level")) {
+    log::Level level{};
+    if (!log::parse_level(*v, level)) {
+      r.fail("gateway.log_level", "must be debug, info, warn or error, got \"" + *v + "\"");
+    }
+    c.log_level = *v;
+  }
+  for (const std::string& origin : c.allowed_origins) {
+    if (!normalize_origin(origin)) {
+      r.fail("gateway.allowed_origins",
+             "\"" + origin + "\" is not an origin (scheme://host[:port], no path)");
+    }
+  }
 }
 
 void read_tokens(const Reader& r, const toml::table& t, Config& c) {
@@ -210,6 +226,11 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
 Config load_config_file(const std::string& path) {
   Config config;
   config.file = path;
+  std::error_code fs_error;
+  if (std::filesystem::exists(path, fs_error) &&
+      !std::filesystem::is_regular_file(path, fs_error)) {
+    throw ConfigError(path + ": is not a regular file");
+  }
   toml::table root;
   try {
     root = toml::parse_file(path);

@@ -1,5 +1,6 @@
 #include "gateway/static_files.hpp"
 
+#include <cctype>
 #include <map>
 
 namespace cgw::gateway {
@@ -21,6 +22,8 @@ std::optional<std::filesystem::path> StaticFiles::resolve(std::string_view path)
     }
     file /= std::string(segment);
   }
+  // Symbolic links are followed: the root is a directory the operator chose
+  // (Debian's novnc links vnc_auto.html to vnc.html), not one users write to.
   std::error_code ec;
   if (!std::filesystem::is_regular_file(file, ec)) return std::nullopt;
   return file;
@@ -48,7 +51,9 @@ std::string_view StaticFiles::content_type(const std::filesystem::path& file) {
       {".mp3", "audio/mpeg"},
       {".wav", "audio/wav"},
   };
-  auto it = types.find(file.extension().string());
+  std::string extension = file.extension().string();
+  for (char& c : extension) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto it = types.find(extension);
   return it == types.end() ? std::string_view("application/octet-stream") : it->second;
 }
 

@@ -25,9 +25,10 @@ struct PumpResult {
 
 // Runs on the caller's executor (the session strand); returns when both directions
 // have stopped. The client stream is closed in order when the console ends; the
-// console stream is aborted when the client ends. `options` is read only at the
-// start. (By reference and without a default: GCC 12 mis-destroys defaulted
-// by-value coroutine parameters.)
+// console stream is aborted when the client ends. `options` is copied when the
+// coroutine first runs, so it must outlive that first resumption (awaiting pump()
+// directly is enough). By reference and without a default: GCC 12 mis-destroys
+// defaulted by-value coroutine parameters.
 net::awaitable<PumpResult> pump(ByteStream& client, ByteStream& console,
                                 const PumpOptions& options);
 

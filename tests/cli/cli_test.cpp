@@ -1,0 +1,250 @@
+// The console-gw executable as an operator meets it.
+#include "tests/support/scratch.hpp"
+#include "tests/support/ws_client.hpp"
+#include "token/token.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <csignal>
+
+extern char** environ;
+
+namespace cgw {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct Outcome {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs console-gw to completion with the given arguments.
+Outcome run_gw(const std::vector<std::string>& args) {
+  test::Scratch scratch;
+  std::string command = CONSOLE_GW;
+  for (const auto& a : args) command += " '" + a + "'";
+  command += " >" + scratch.path("out") + " 2>" + scratch.path("err");
+  Outcome r;
+  const int raw = std::system(command.c_str());
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  auto slurp = [](const std::string& file) {
+    std::string text;
+    if (FILE* f = std::fopen(file.c_str(), "r")) {
+      char buf[4096];
+      std::size_t n;
+      while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+      std::fclose(f);
+    }
+    return text;
+  };
+  r.out = slurp(scratch.path("out"));
+  r.err = slurp(scratch.path("err"));
+  return r;
+}
+
+int lines(const std::string& text) {
+  int n = 0;
+  for (char c : text) n += c == '\n';
+  return n;
+}
+
+TEST(ConsoleGwCli, VersionAndHelp) {
+  const Outcome version = run_gw({"--version"});
+  EXPECT_EQ(version.status, 0);
+  EXPECT_EQ(version.out.rfind("console-gw ", 0), 0u);
+  const Outcome help = run_gw({"--help"});
+  EXPECT_EQ(help.status, 0);
+  EXPECT_NE(help.out.find("--ws-port"), std::string::npos);
+  EXPECT_NE(help.out.find("--public-host"), std::string::npos);
+}
+
+TEST(ConsoleGwCli, BadConfigKeyIsOneLineNamingFileAndKeyWithStatus2) {
+  test::Scratch scratch;
+  const std::string file = scratch.write("gw.toml", "[gateway]\nprot = 6080\n");
+  const Outcome r = run_gw({"--config", file});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find(file), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("gateway.prot"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("unknown key"), std::string::npos) << r.err;
+}
+
+TEST(ConsoleGwCli, BadValueIsOneLineWithStatus2) {
+  test::Scratch scratch;
+  const std::string file = scratch.write("gw.toml", "[tokens]\nmax_ttl = \"ten minutes\"\n");
+  const Outcome r = run_gw({"--config", file});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("tokens.max_ttl"), std::string::npos) << r.err;
+}
+
+TEST(ConsoleGwCli, MissingTokenKeyIsOneLineWithStatus2) {
+  test::Scratch scratch;
+  const std::string file =
+      scratch.write("gw.toml", "[tokens]\nkey_file = \"" + scratch.path("absent.key") + "\"\n");
+  const Outcome r = run_gw({"--config", file, "--listen", "127.0.0.1"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("tokens.key_file"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("absent.key"), std::string::npos) << r.err;
+}
+
+TEST(ConsoleGwCli, BadFlagIsOneLineWithStatus2) {
+  const Outcome port = run_gw({"--ws-port", "seventy"});
+  EXPECT_EQ(port.status, 2);
+  EXPECT_EQ(lines(port.err), 1);
+  EXPECT_NE(port.err.find("--ws-port"), std::string::npos) << port.err;
+  const Outcome unknown = run_gw({"--frobnicate"});
+  EXPECT_EQ(unknown.status, 2);
+  EXPECT_NE(unknown.err.find("--frobnicate"), std::string::npos) << unknown.err;
+}
+
+TEST(ConsoleGwCli, TokenCommandMintsAVerifiableToken) {
+  test::Scratch scratch;
+  const std::string secret = scratch.hs256_secret("token.key");
+  const Outcome r =
+      run_gw({"token", "--host", "kvm01", "--uuid", "6DD411C6-8710-48B0-BEA0-E273EBD176C6",
+              "--console", "spice", "--ttl", "2m", "--signing-key", secret});
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::string token_text = r.out;
+  while (!token_text.empty() && token_text.back() == '\n') token_text.pop_back();
+  const token::Verifier verifier(token::VerificationKey::load_file(secret), token::Policy{});
+  const auto result = verifier.verify(token_text, std::chrono::system_clock::now());
+  ASSERT_TRUE(result) << result.rejection.reason;
+  EXPECT_EQ(result.claims->host_id, "kvm01");
+  EXPECT_EQ(result.claims->uuid, "6dd411c6-8710-48b0-bea0-e273ebd176c6");
+  EXPECT_EQ(result.claims->console, token::ConsoleKind::spice);
+  const auto ttl = *result.claims->expires - std::chrono::system_clock::now();
+  EXPECT_GT(ttl, 100s);
+  EXPECT_LE(ttl, 120s);
+}
+
+TEST(ConsoleGwCli, TokenCommandRefusesBadInput) {
+  test::Scratch scratch;
+  const std::string secret = scratch.hs256_secret("token.key");
+  EXPECT_EQ(run_gw({"token", "--host", "bad-id", "--uuid", "6dd411c6-8710-48b0-bea0-e273ebd176c6",
+                    "--signing-key", secret})
+                .status,
+            2);
+  EXPECT_EQ(
+      run_gw({"token", "--host", "h", "--uuid", "not-a-uuid", "--signing-key", secret}).status, 2);
+  EXPECT_EQ(
+      run_gw({"token", "--host", "h", "--uuid", "6dd411c6-8710-48b0-bea0-e273ebd176c6"}).status, 2);
+}
+
+std::uint16_t free_port() {
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::acceptor a(
+      ioc, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+  return a.local_endpoint().port();
+}
+
+// A console-gw serving in the background; stopped with SIGTERM.
+class Served {
+ public:
+  explicit Served(const std::vector<std::string>& args) {
+    std::vector<std::string> all{CONSOLE_GW};
+    all.insert(all.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : all) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    if (posix_spawn(&pid_, CONSOLE_GW, nullptr, nullptr, argv.data(), environ) != 0) pid_ = -1;
+  }
+  ~Served() {
+    if (pid_ > 0 && !exited_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  // Sends SIGTERM; returns the exit status, or -1 if it did not exit within `limit`.
+  int terminate(std::chrono::milliseconds limit) {
+    kill(pid_, SIGTERM);
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        exited_ = true;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+    return -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  bool exited_ = false;
+};
+
+bool wait_until_listening(std::uint16_t port) {
+  for (int i = 0; i < 200; ++i) {
+    try {
+      boost::asio::io_context ioc;
+      boost::asio::ip::tcp::socket s(ioc);
+      s.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+      return true;
+    } catch (const std::exception&) {
+      std::this_thread::sleep_for(25ms);
+    }
+  }
+  return false;
+}
+
+TEST(ConsoleGwServe, SslOnlyRefusesPlainAndServesTls) {
+  test::Scratch scratch;
+  const std::string secret = scratch.hs256_secret("token.key");
+  const auto [cert, key] = scratch.tls_certificate("gw");
+  const std::string config =
+      scratch.write("gw.toml", "[tokens]\nkey_file = \"" + secret +
+                                   "\"\n[hosts.local]\nuri = \"test:///default\"\n");
+  const std::uint16_t port = free_port();
+  Served gw({"--config", config, "--listen", "127.0.0.1", "--ws-port", std::to_string(port),
+             "--cert", cert, "--key", key, "--ssl-only"});
+  ASSERT_TRUE(wait_until_listening(port));
+  const auto plain = test::http_get(port, "/healthz");
+  EXPECT_EQ(plain.status, 403);
+  EXPECT_NE(plain.body.find("TLS required"), std::string::npos);
+  EXPECT_EQ(test::http_get(port, "/healthz", true).status, 200);
+  EXPECT_EQ(gw.terminate(5s), 0) << "console-gw did not stop on SIGTERM";
+}
+
+TEST(ConsoleGwServe, StaticFilesWithoutTraversal) {
+  test::Scratch scratch;
+  const std::string secret = scratch.hs256_secret("token.key");
+  std::filesystem::create_directories(scratch.dir() / "web" / "app");
+  scratch.write("web/vnc.html", "<html>novnc</html>");
+  scratch.write("web/app/ui.js", "export {};");
+  scratch.write("secret.txt", "do not serve");
+  const std::string config =
+      scratch.write("gw.toml", "[tokens]\nkey_file = \"" + secret +
+                                   "\"\n[hosts.local]\nuri = \"test:///default\"\n");
+  const std::uint16_t port = free_port();
+  Served gw({"--config", config, "--listen", "127.0.0.1", "--ws-port", std::to_string(port),
+             "--web", scratch.path("web")});
+  ASSERT_TRUE(wait_until_listening(port));
+  EXPECT_EQ(test::http_get(port, "/vnc.html").body, "<html>novnc</html>");
+  EXPECT_EQ(test::http_get(port, "/app/ui.js").status, 200);
+  EXPECT_EQ(test::http_get(port, "/app/").status, 404);  // no listings
+  EXPECT_EQ(test::http_get(port, "/../secret.txt").status, 404);
+  EXPECT_EQ(test::http_get(port, "/app/%2e%2e/%2e%2e/secret.txt").status, 404);
+  EXPECT_EQ(test::http_get(port, "/nope.html").status, 404);
+  EXPECT_EQ(gw.terminate(5s), 0);
+}
+
+}  // namespace
+}  // namespace cgw
