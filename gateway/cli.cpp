@@ -11,6 +11,9 @@ namespace {
 constexpr const char* serve_usage = R"(usage: console-gw [options]
        console-gw token --host ID --uuid UUID [--console vnc|spice] [--ttl 60s]
                         [--audience AUD] --signing-key FILE
+       console-gw url --host ID --uuid UUID [--console vnc|spice] [--ttl 60s]
+                      [--config FILE] [--signing-key FILE] [--public-host NAME]
+                      [--base-path PREFIX]
 
 A WebSocket gateway to libvirt VM consoles (noVNC, spice-html5).
 
@@ -22,10 +25,22 @@ options:
   --cert PEM          TLS certificate chain; enables wss:// on the same port
   --key PEM           TLS private key (default: the --cert file)
   --ssl-only          refuse plain ws:// and http://
-  --web DIR           serve static files from DIR (e.g. /usr/share/novnc)
+  --web DIR           serve static files from DIR at the base path
+  --base-path PREFIX  serve everything under PREFIX (e.g. /console-gw), behind a proxy
   --log-level LEVEL   debug, info, warn or error (default info)
   --help              this text
   --version           the version
+)";
+
+constexpr const char* url_usage =
+    R"(usage: console-gw url --host ID --uuid UUID [--console vnc|spice] [--ttl 60s]
+                      [--config FILE] [--signing-key FILE] [--public-host NAME]
+                      [--base-path PREFIX]
+
+Prints the console page's URL, <scheme>://<public_host><base_path>/console?token=...,
+with a fresh token. The signing key is --signing-key, else tokens.signing_key_file,
+else tokens.key_file when that is an HS256 secret. The scheme is
+gateway.public_scheme, else https when the gateway has a certificate.
 )";
 
 constexpr const char* token_usage =
@@ -75,34 +90,39 @@ std::uint16_t port_value(const std::string& flag, const std::string& text) {
   return static_cast<std::uint16_t>(value);
 }
 
+// The flags `token` and `url` share; returns false for a flag it doesn't know.
+bool token_flag(const std::string& flag, Args& args, TokenCommand& cmd) {
+  if (flag == "--host") {
+    cmd.host_id = args.value(flag);
+    if (!valid_host_id(cmd.host_id)) bad(flag, "host IDs may contain only letters, digits and '_'");
+  } else if (flag == "--uuid") {
+    cmd.uuid = args.value(flag);
+  } else if (flag == "--console") {
+    cmd.console = args.value(flag);
+    if (*cmd.console != "vnc" && *cmd.console != "spice") bad(flag, "must be vnc or spice");
+  } else if (flag == "--ttl") {
+    const std::string text = args.value(flag);
+    auto ttl = parse_duration(text);
+    if (!ttl || ttl->count() < 1000)
+      bad(flag, "must be a duration such as 60s or 10m, got '" + text + "'");
+    cmd.ttl = std::chrono::duration_cast<std::chrono::seconds>(*ttl);
+  } else if (flag == "--signing-key") {
+    cmd.signing_key = args.value(flag);
+  } else if (flag == "--audience") {
+    cmd.audience = args.value(flag);
+  } else {
+    return false;
+  }
+  return true;
+}
+
 Command parse_token(const std::vector<std::string>& argv) {
   TokenCommand cmd;
   Args args(argv, 2);
   while (!args.done()) {
     const std::string flag = args.next_flag();
     if (flag == "--help" || flag == "-h") return HelpCommand{token_usage};
-    if (flag == "--host") {
-      cmd.host_id = args.value(flag);
-      if (!valid_host_id(cmd.host_id))
-        bad(flag, "host IDs may contain only letters, digits and '_'");
-    } else if (flag == "--uuid") {
-      cmd.uuid = args.value(flag);
-    } else if (flag == "--console") {
-      cmd.console = args.value(flag);
-      if (*cmd.console != "vnc" && *cmd.console != "spice") bad(flag, "must be vnc or spice");
-    } else if (flag == "--ttl") {
-      const std::string text = args.value(flag);
-      auto ttl = parse_duration(text);
-      if (!ttl || ttl->count() < 1000)
-        bad(flag, "must be a duration such as 60s or 10m, got '" + text + "'");
-      cmd.ttl = std::chrono::duration_cast<std::chrono::seconds>(*ttl);
-    } else if (flag == "--signing-key") {
-      cmd.signing_key = args.value(flag);
-    } else if (flag == "--audience") {
-      cmd.audience = args.value(flag);
-    } else {
-      bad(flag, "unknown option (see console-gw token --help)");
-    }
+    if (!token_flag(flag, args, cmd)) bad(flag, "unknown option (see console-gw token --help)");
   }
   if (cmd.host_id.empty()) bad("--host", "is required");
   if (cmd.uuid.empty()) bad("--uuid", "is required");
@@ -110,10 +130,54 @@ Command parse_token(const std::vector<std::string>& argv) {
   return cmd;
 }
 
+Command parse_url(const std::vector<std::string>& argv) {
+  UrlCommand cmd;
+  for (std::size_t i = 2; i < argv.size(); ++i) {
+    if (argv[i] == "--help" || argv[i] == "-h") return HelpCommand{url_usage};
+  }
+  std::optional<std::string> public_host, base_path;
+  Args args(argv, 2);
+  while (!args.done()) {
+    const std::string flag = args.next_flag();
+    if (token_flag(flag, args, cmd.token)) continue;
+    if (flag == "--config") {
+      cmd.config = load_config_file(args.value(flag));
+    } else if (flag == "--public-host") {
+      public_host = args.value(flag);
+    } else if (flag == "--base-path") {
+      const std::string text = args.value(flag);
+      base_path = normalize_base_path(text);
+      if (!base_path) bad(flag, "must be a path such as /console-gw, got '" + text + "'");
+    } else {
+      bad(flag, "unknown option (see console-gw url --help)");
+    }
+  }
+  if (public_host) cmd.config.public_host = *public_host;
+  if (base_path) cmd.config.base_path = *base_path;
+  if (cmd.token.host_id.empty()) bad("--host", "is required");
+  if (cmd.token.uuid.empty()) bad("--uuid", "is required");
+  if (cmd.config.public_host.empty()) {
+    bad("--public-host", "is required (or gateway.public_host in the config file)");
+  }
+  if (cmd.token.signing_key.empty()) {
+    cmd.token.signing_key = !cmd.config.signing_key_file.empty() ? cmd.config.signing_key_file
+                                                                 : cmd.config.token_key_file;
+  }
+  return cmd;
+}
+
 }  // namespace
+
+std::string console_url(const Config& config, const std::string& token) {
+  const std::string scheme = !config.public_scheme.empty()
+                                 ? config.public_scheme
+                                 : (config.cert.empty() ? "http" : "https");
+  return scheme + "://" + config.public_host + config.base_path + "/console?token=" + token;
+}
 
 Command parse_command_line(const std::vector<std::string>& argv) {
   if (argv.size() > 1 && argv[1] == "token") return parse_token(argv);
+  if (argv.size() > 1 && argv[1] == "url") return parse_url(argv);
 
   // The file first, so that flags override it wherever they stand.
   Config config;
@@ -149,6 +213,11 @@ Command parse_command_line(const std::vector<std::string>& argv) {
       config.key = args.value(flag);
     } else if (flag == "--web") {
       config.web = args.value(flag);
+    } else if (flag == "--base-path") {
+      const std::string text = args.value(flag);
+      auto base = normalize_base_path(text);
+      if (!base) bad(flag, "must be a path such as /console-gw, got '" + text + "'");
+      config.base_path = *base;
     } else if (flag == "--ssl-only") {
       config.ssl_only = true;
     } else if (flag == "--log-level") {

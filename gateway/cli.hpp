@@ -25,13 +25,22 @@ struct TokenCommand {
   std::optional<std::string> audience;
 };
 
+// `console-gw url`: a console URL on public_host with a fresh token.
+struct UrlCommand {
+  TokenCommand token;  // signing_key may be empty: then the config's
+  Config config;
+};
+
 struct HelpCommand {
   std::string text;
 };
 
 struct VersionCommand {};
 
-using Command = std::variant<ServeCommand, TokenCommand, HelpCommand, VersionCommand>;
+using Command = std::variant<ServeCommand, TokenCommand, UrlCommand, HelpCommand, VersionCommand>;
+
+// The console page's URL for a token: <scheme>://<public_host><base_path>/console?token=...
+std::string console_url(const Config& config, const std::string& token);
 
 Command parse_command_line(const std::vector<std::string>& args);
 

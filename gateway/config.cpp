@@ -2,6 +2,7 @@
 
 #include "common/log.hpp"
 #include "gateway/request_rules.hpp"
+#include "gateway/trusted_proxies.hpp"
 #include "tunnel/host_route.hpp"
 
 #include <toml++/toml.h>
@@ -108,7 +109,8 @@ void read_gateway(const Reader& r, const toml::table& t, Config& c) {
   const std::string s = "gateway";
   r.only_keys(t, s,
               {"listen", "port", "public_host", "cert", "key", "web", "allowed_origins", "ssl_only",
-               "threads", "ping_interval", "libvirt_timeout", "connect_timeout", "log_level"});
+               "threads", "ping_interval", "libvirt_timeout", "connect_timeout", "log_level",
+               "base_path", "trusted_proxies", "novnc_dir", "spice_dir", "public_scheme"});
   if (auto v = r.string(t, s, "listen")) c.listen = *v;
   if (auto v = r.integer(t, s, "port", 1, 65535)) c.port = static_cast<std::uint16_t>(*v);
   if (auto v = r.string(t, s, "public_host")) c.public_host = *v;
@@ -116,6 +118,27 @@ void read_gateway(const Reader& r, const toml::table& t, Config& c) {
   if (auto v = r.string(t, s, "key")) c.key = *v;
   if (auto v = r.string(t, s, "web")) c.web = *v;
   if (auto v = r.strings(t, s, "allowed_origins")) c.allowed_origins = *v;
+  if (auto v = r.string(t, s, "base_path")) {
+    auto base = normalize_base_path(*v);
+    if (!base)
+      r.fail("gateway.base_path", "must be a path such as \"/console-gw\", got \"" + *v + "\"");
+    c.base_path = *base;
+  }
+  if (auto v = r.strings(t, s, "trusted_proxies")) {
+    for (const std::string& cidr : *v) {
+      if (!parse_cidr(cidr)) {
+        r.fail("gateway.trusted_proxies", "\"" + cidr + "\" is not an address or CIDR block");
+      }
+    }
+    c.trusted_proxies = *v;
+  }
+  if (auto v = r.string(t, s, "novnc_dir")) c.novnc_dir = *v;
+  if (auto v = r.string(t, s, "spice_dir")) c.spice_dir = *v;
+  if (auto v = r.string(t, s, "public_scheme")) {
+    if (*v != "http" && *v != "https")
+      r.fail("gateway.public_scheme", "must be \"http\" or \"https\"");
+    c.public_scheme = *v;
+  }
   if (auto v = r.boolean(t, s, "ssl_only")) c.ssl_only = *v;
   if (auto v = r.integer(t, s, "threads", 0, 256)) c.threads = static_cast<unsigned>(*v);
   if (auto v = r.duration(t, s, "ping_interval")) {
@@ -140,7 +163,8 @@ void read_gateway(const Reader& r, const toml::table& t, Config& c) {
 
 void read_tokens(const Reader& r, const toml::table& t, Config& c) {
   const std::string s = "tokens";
-  r.only_keys(t, s, {"mode", "key_file", "audience", "max_ttl"});
+  r.only_keys(t, s, {"mode", "key_file", "audience", "max_ttl", "signing_key_file"});
+  if (auto v = r.string(t, s, "signing_key_file")) c.signing_key_file = *v;
   if (auto v = r.string(t, s, "mode")) {
     if (*v == "jwt") {
       c.token_mode = TokenMode::jwt;
@@ -190,6 +214,22 @@ void read_host(const Reader& r, const std::string& id, const toml::table& t, Con
 }
 
 }  // namespace
+
+std::optional<std::string> normalize_base_path(std::string_view text) {
+  std::string out(text);
+  while (!out.empty() && out.back() == '/') out.pop_back();
+  if (out.empty()) return out;
+  if (out.front() != '/') return std::nullopt;
+  for (char ch : out) {
+    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                    (ch >= '0' && ch <= '9') || ch == '/' || ch == '-' || ch == '_' || ch == '.' ||
+                    ch == '~';
+    if (!ok) return std::nullopt;
+  }
+  if (out.find("//") != std::string::npos || out.find("/.") != std::string::npos)
+    return std::nullopt;
+  return out;
+}
 
 bool valid_host_id(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;

@@ -43,7 +43,12 @@ struct Config {
   std::string cert;
   std::string key;
   std::string web;
+  std::string base_path;  // "" or "/prefix" (no trailing slash): serve everything under it
+  std::string novnc_dir = "/usr/share/novnc";        // served at <base>/novnc/
+  std::string spice_dir = "/usr/share/spice-html5";  // served at <base>/spice/
+  std::string public_scheme;  // "http" | "https" for `console-gw url`; default from cert
   std::vector<std::string> allowed_origins;
+  std::vector<std::string> trusted_proxies;  // CIDRs whose X-Forwarded-* / Forwarded count
   bool ssl_only = false;
   unsigned threads = 0;  // 0: one per core
   std::chrono::seconds ping_interval{30};
@@ -56,6 +61,8 @@ struct Config {
   std::string token_key_file = "/etc/console-gw/token.key";
   std::optional<std::string> audience;
   std::chrono::seconds max_ttl{600};
+  std::string
+      signing_key_file;  // for `console-gw url`; default: key_file when it is an HS256 secret
 
   // [hosts.<id>]; with none configured, the local hypervisor as "local".
   std::vector<HostConfig> hosts;
@@ -68,6 +75,9 @@ Config load_config_file(const std::string& path);
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 
 bool valid_host_id(std::string_view id);
+
+// "/console-gw/" → "/console-gw", "/" → ""; nullopt when not a path prefix.
+std::optional<std::string> normalize_base_path(std::string_view text);
 
 // Fills defaults that depend on other settings (the local host; ssh for qemu+ssh
 // URIs) and checks what can only be checked as a whole. `origin` names the file

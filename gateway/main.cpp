@@ -7,6 +7,7 @@
 
 #include <csignal>
 #include <iostream>
+#include <optional>
 
 #include <sys/resource.h>
 
@@ -23,7 +24,8 @@ void raise_descriptor_limit() {
   }
 }
 
-int mint_token(const cgw::gateway::TokenCommand& cmd) {
+// Returns the token, or nullopt after printing one line to stderr.
+std::optional<std::string> make_token(const cgw::gateway::TokenCommand& cmd) {
   using namespace cgw::token;
   try {
     const SigningKey key = SigningKey::load_file(cmd.signing_key);
@@ -34,14 +36,27 @@ int mint_token(const cgw::gateway::TokenCommand& cmd) {
       request.console = *cmd.console == "vnc" ? ConsoleKind::vnc : ConsoleKind::spice;
     request.ttl = cmd.ttl;
     request.audience = cmd.audience;
-    std::cout << mint(key, request) << "\n";
-    return 0;
+    return mint(key, request);
   } catch (const KeyError& e) {
     std::cerr << "console-gw: --signing-key: " << e.what() << "\n";
-  } catch (const std::invalid_argument& e) {
+  } catch (const std::exception& e) {
     std::cerr << "console-gw: " << e.what() << "\n";
   }
-  return exit_config;
+  return std::nullopt;
+}
+
+int mint_token(const cgw::gateway::TokenCommand& cmd) {
+  const auto token = make_token(cmd);
+  if (!token) return exit_config;
+  std::cout << *token << "\n";
+  return 0;
+}
+
+int print_url(const cgw::gateway::UrlCommand& cmd) {
+  const auto token = make_token(cmd.token);
+  if (!token) return exit_config;
+  std::cout << cgw::gateway::console_url(cmd.config, *token) << "\n";
+  return 0;
 }
 
 int serve(cgw::gateway::Config config) {
@@ -85,5 +100,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (auto* token = std::get_if<cgw::gateway::TokenCommand>(&command)) return mint_token(*token);
+  if (auto* url = std::get_if<cgw::gateway::UrlCommand>(&command)) return print_url(*url);
   return serve(std::move(std::get<cgw::gateway::ServeCommand>(command).config));
 }

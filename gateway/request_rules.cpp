@@ -118,7 +118,7 @@ std::optional<std::string> normalize_origin(std::string_view text) {
 }
 
 bool origin_allowed(const OriginPolicy& policy, std::string_view origin_header,
-                    std::string_view host_header) {
+                    std::string_view host_header, std::string_view scheme) {
   if (origin_header.empty()) return true;
   auto origin = parse_origin(origin_header);
   if (!origin) return false;  // includes "null": sandboxed frames and file:// pages
@@ -128,12 +128,16 @@ bool origin_allowed(const OriginPolicy& policy, std::string_view origin_header,
     if (normalize_origin(allowed) == normalized) return true;
   }
 
-  // Against public_host (the name browsers use), or the Host the request was sent to.
-  auto expected = read_authority(policy.public_host.empty() ? host_header : policy.public_host);
+  if (!policy.public_host.empty()) {
+    // The name browsers use; with a port, that port too.
+    auto expected = read_authority(policy.public_host);
+    if (!expected || expected->host != origin->authority.host) return false;
+    return !expected->port || *expected->port == origin->port();
+  }
+  // Same origin as the request itself: the Host it was sent to, over `scheme`.
+  auto expected = read_authority(host_header);
   if (!expected || expected->host != origin->authority.host) return false;
-  if (!expected->port) return true;  // a name without a port: any scheme and port of it
-  // Ports named on both sides must agree.
-  return *expected->port == origin->port();
+  return expected->port.value_or(default_port(scheme)) == origin->port();
 }
 
 }  // namespace cgw::gateway

@@ -5,6 +5,7 @@
 #include "libvirt_adapter/hypervisors.hpp"
 #include "token/token.hpp"
 #include "tunnel/connector.hpp"
+#include "tunnel/ssh_tunnels.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -18,7 +19,9 @@
 
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <thread>
 
 namespace cgw::gateway {
@@ -82,6 +85,13 @@ std::unique_ptr<ssl::context> make_tls(const Config& config) {
   return ctx;
 }
 
+std::shared_ptr<tunnel::SshTunnels> make_ssh_tunnels(const Config& config, net::io_context& ioc) {
+  const bool any = std::any_of(config.hosts.begin(), config.hosts.end(),
+                               [](const HostConfig& h) { return h.ssh; });
+  if (!any) return nullptr;
+  return std::make_shared<tunnel::SshTunnels>(ioc.get_executor(), tunnel::SshTunnelOptions{});
+}
+
 tunnel::HostRoute make_route(const HostConfig& host) {
   tunnel::HostRoute route;
   route.id = host.id;
@@ -98,15 +108,11 @@ tunnel::HostRoute make_route(const HostConfig& host) {
     ssh.host = !route.hostname.empty() ? route.hostname : host.address;
     ssh.port = host.ssh_port ? host.ssh_port
                              : (uri && uri->transport == "ssh" && uri->port ? uri->port : 22);
+    // Empty user and known_hosts: the service account's (SshTunnels' defaults).
     ssh.user = !host.ssh_user.empty() ? host.ssh_user : (uri ? uri->user : std::string());
-    if (ssh.user.empty()) ssh.user = "root";
     ssh.key_file = host.ssh_key;
     ssh.use_agent = host.ssh_agent;
     ssh.known_hosts = host.known_hosts;
-    if (ssh.known_hosts.empty()) {
-      const char* home = std::getenv("HOME");
-      ssh.known_hosts = std::string(home ? home : "/root") + "/.ssh/known_hosts";
-    }
     route.ssh = std::move(ssh);
   }
   return route;
@@ -123,13 +129,18 @@ struct Server::Impl {
         tls(make_tls(config)),
         verifier(make_verifier(config)),
         hypervisors(host_specs(config), libvirt::HypervisorOptions{config.libvirt_timeout}),
-        connector(tunnel::ConnectorOptions{config.connect_timeout}),
+        ssh_tunnels(make_ssh_tunnels(config, ioc)),
+        connector(tunnel::ConnectorOptions{config.connect_timeout}, ssh_tunnels),
         acceptor(ioc),
-        services{config, tls.get(), verifier, hypervisors, routes, connector, {}, std::nullopt} {
+        services{config, tls.get(), verifier, hypervisors, routes, connector, {}, {}, {}, {}, {}} {
     for (const HostConfig& host : config.hosts) routes.emplace(host.id, make_route(host));
     services.origin_policy.public_host = config.public_host;
     services.origin_policy.allowed_origins = config.allowed_origins;
+    services.proxies = TrustedProxies(config.trusted_proxies);
     if (!config.web.empty()) services.web.emplace(config.web);
+    // The browser clients: served when installed (Debian's novnc and spice-html5).
+    if (std::filesystem::is_directory(config.novnc_dir)) services.novnc.emplace(config.novnc_dir);
+    if (std::filesystem::is_directory(config.spice_dir)) services.spice.emplace(config.spice_dir);
   }
 
   static std::vector<libvirt::HostSpec> host_specs(const Config& config) {
@@ -145,6 +156,7 @@ struct Server::Impl {
   token::Verifier verifier;
   libvirt::Hypervisors hypervisors;
   std::map<std::string, tunnel::HostRoute, std::less<>> routes;
+  std::shared_ptr<tunnel::SshTunnels> ssh_tunnels;  // null when no host uses SSH
   tunnel::Connector connector;
   tcp::acceptor acceptor;
   Services services;
@@ -233,6 +245,7 @@ void Server::stop() {
     boost::system::error_code ignored;
     impl->acceptor.close(ignored);
     if (impl->signals) impl->signals->cancel(ignored);
+    if (impl->ssh_tunnels) impl->ssh_tunnels->shutdown();
     impl->ioc.stop();
   });
 }

@@ -1,6 +1,7 @@
 #include "gateway/session.hpp"
 
 #include "common/log.hpp"
+#include "gateway/console_page.hpp"
 #include "gateway/outcome.hpp"
 #include "gateway/websocket_stream.hpp"
 #include "libvirt_adapter/domain_xml.hpp"
@@ -40,14 +41,20 @@ constexpr std::size_t max_header_bytes = 16 * 1024;
 // The identity of one session in the log: never the token.
 struct SessionLog {
   std::uint64_t id = 0;
-  std::string client;
+  net::ip::address peer;
+  std::string peer_text;        // address:port of the TCP peer
+  std::string client;           // the browser: the peer, or what a trusted proxy says
+  std::string scheme = "http";  // how the browser reached us: http(s), as seen or forwarded
+  bool secure = false;          // TLS on our own socket
   std::string host_id = "-";
   std::string uuid = "-";
   Clock::time_point started = Clock::now();
 
   std::string prefix() const {
     std::ostringstream out;
-    out << "session=" << id << " client=" << client << " host=" << host_id << " uuid=" << uuid;
+    out << "session=" << id << " client=" << client;
+    if (client != peer_text) out << " proxy=" << peer_text;
+    out << " host=" << host_id << " uuid=" << uuid;
     return out.str();
   }
 };
@@ -101,12 +108,14 @@ tunnel::ConsoleListen to_listen(const libvirt::EffectiveListen& effective) {
 }
 
 // Token → host → domain → console → path. Each refusal has its code and words.
-net::awaitable<Decision> authorize(Services& s, const Request& req, SessionLog& log) {
-  if (!origin_allowed(s.origin_policy, req[http::field::origin], req[http::field::host])) {
+net::awaitable<Decision> authorize(Services& s, const Request& req, std::string_view target,
+                                   SessionLog& log) {
+  if (!origin_allowed(s.origin_policy, req[http::field::origin], req[http::field::host],
+                      log.scheme)) {
     co_return refuse(Refusal::origin_not_allowed, "origin not allowed",
                      "origin " + std::string(req[http::field::origin]));
   }
-  const auto token_text = find_token(req.target(), req[http::field::cookie]);
+  const auto token_text = find_token(target, req[http::field::cookie]);
   if (!token_text) co_return refuse(Refusal::invalid_token, "missing token");
   const token::VerifyResult verdict =
       s.verifier.verify(*token_text, std::chrono::system_clock::now());
@@ -241,7 +250,8 @@ bool is_websocket_path(std::string_view path) {
 }
 
 template <class Stream>
-net::awaitable<void> serve_websocket(Stream stream, Request req, Services& s, SessionLog& log) {
+net::awaitable<void> serve_websocket(Stream stream, Request req, std::string target, Services& s,
+                                     SessionLog& log) {
   websocket::stream<Stream> ws(std::move(stream));
   // The WebSocket's own timeouts take over from the HTTP ones.
   beast::get_lowest_layer(ws).expires_never();
@@ -267,7 +277,7 @@ net::awaitable<void> serve_websocket(Stream stream, Request req, Services& s, Se
     co_return;
   }
 
-  Decision decision = co_await authorize(s, req, log);
+  Decision decision = co_await authorize(s, req, target, log);
   std::unique_ptr<stream::ByteStream> console;
   std::string console_description;
   if (decision.target) {
@@ -289,9 +299,9 @@ net::awaitable<void> serve_websocket(Stream stream, Request req, Services& s, Se
     co_return;
   }
 
-  const Target& target = *decision.target;
-  logger.info(log.prefix(), " outcome=connected domain=\"", target.domain_name,
-              "\" console=", libvirt::graphics_type_name(target.console), " via=\"",
+  const Target& chosen = *decision.target;
+  logger.info(log.prefix(), " outcome=connected domain=\"", chosen.domain_name,
+              "\" console=", libvirt::graphics_type_name(chosen.console), " via=\"",
               console_description, "\"");
   WebSocketStream<Stream> client(ws);
   const stream::PumpOptions pump_options;
@@ -303,75 +313,151 @@ net::awaitable<void> serve_websocket(Stream stream, Request req, Services& s, Se
               " to_client=", result.console_to_client, " duration=", elapsed, "s");
 }
 
+// Writes a response; returns whether the connection may serve another request.
+template <class Stream, class Response>
+net::awaitable<bool> send(Stream& stream, const Request& req, Response& res) {
+  auto [ec, n] = co_await http::async_write(stream, res, use_tuple);
+  co_return !ec && req.keep_alive() && res.keep_alive();
+}
+
+// A file below one of the static roots, or nullopt when there is none to serve.
+template <class Stream>
+net::awaitable<std::optional<bool>> send_file(Stream& stream, const Request& req,
+                                              const StaticFiles& root, std::string_view path) {
+  const auto file = root.resolve(path);
+  if (!file) co_return std::nullopt;
+  http::file_body::value_type body;
+  beast::error_code open_error;
+  body.open(file->c_str(), beast::file_mode::scan, open_error);
+  if (open_error) co_return std::nullopt;
+  const auto size = body.size();
+  http::response_header<> header;
+  header.result(http::status::ok);
+  header.version(req.version());
+  header.set(http::field::server, "console-gw");
+  header.set(http::field::content_type, StaticFiles::content_type(*file));
+  header.set("X-Content-Type-Options", "nosniff");
+  if (req.method() == http::verb::head) {
+    http::response<http::empty_body> res{std::move(header)};
+    res.content_length(size);
+    res.keep_alive(req.keep_alive());
+    co_return co_await send(stream, req, res);
+  }
+  http::response<http::file_body> res{std::move(header), std::move(body)};
+  res.content_length(size);
+  res.keep_alive(req.keep_alive());
+  co_return co_await send(stream, req, res);
+}
+
+// <base>/console: the popup page, with the domain's name and console type, or the
+// refusal in words (under the matching HTTP status).
+template <class Stream>
+net::awaitable<bool> send_console_page(Stream& stream, const Request& req, std::string_view target,
+                                       Services& s, SessionLog& log) {
+  Decision decision = co_await authorize(s, req, target, log);
+  ConsolePage page;
+  page.base_path = s.config.base_path;
+  http::status status = http::status::ok;
+  if (decision.target) {
+    page.console = std::string(libvirt::graphics_type_name(decision.target->console));
+    page.name = decision.target->domain_name;
+    logger.info(log.prefix(), " outcome=page console=", page.console);
+  } else {
+    log_refusal(log, decision.refused);
+    page.refused = ConsolePage::Refusal{close_code(decision.refused.code), decision.refused.reason};
+    status = static_cast<http::status>(http_status(decision.refused.code));
+  }
+  http::response<http::string_body> res{status, req.version()};
+  res.set(http::field::server, "console-gw");
+  res.set(http::field::content_type, "text/html; charset=utf-8");
+  res.set(http::field::cache_control, "no-store");
+  res.set("Referrer-Policy", "no-referrer");
+  res.set("X-Content-Type-Options", "nosniff");
+  res.set(
+      "Content-Security-Policy",
+      "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+      "img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'");
+  res.keep_alive(req.keep_alive());
+  res.body() = render(page);
+  res.prepare_payload();
+  if (req.method() == http::verb::head) res.body().clear();
+  co_return co_await send(stream, req, res);
+}
+
+// Strips the base path from a request target; nullopt when it is outside it.
+std::optional<std::string> relative_target(std::string_view base, std::string_view target) {
+  if (base.empty()) return std::string(target);
+  if (!target.starts_with(base)) return std::nullopt;
+  const std::string_view rest = target.substr(base.size());
+  if (rest.empty()) return std::string("/");
+  if (rest.front() == '?') return "/" + std::string(rest);
+  if (rest.front() != '/') return std::nullopt;
+  return std::string(rest);
+}
+
 // A plain HTTP request. Returns whether the connection may serve another.
 template <class Stream>
-net::awaitable<bool> answer_http(Stream& stream, const Request& req, Services& s, SessionLog& log) {
-  const auto path = decoded_path(req.target());
+net::awaitable<bool> answer_http(Stream& stream, const Request& req, const std::string& target,
+                                 Services& s, SessionLog& log) {
   if (req.method() != http::verb::get && req.method() != http::verb::head) {
     auto res = text_response(req, http::status::method_not_allowed, "method not allowed");
     res.set(http::field::allow, "GET, HEAD");
-    co_await http::async_write(stream, res, use_tuple);
-    co_return false;
+    res.keep_alive(false);
+    co_return co_await send(stream, req, res);
   }
+  const auto path = decoded_path(target);
   if (!path) {
     auto res = text_response(req, http::status::bad_request, "bad request target");
-    co_await http::async_write(stream, res, use_tuple);
-    co_return false;
+    res.keep_alive(false);
+    co_return co_await send(stream, req, res);
   }
   if (*path == "/healthz") {
     auto res = text_response(req, http::status::ok, "ok");
-    auto [ec, n] = co_await http::async_write(stream, res, use_tuple);
-    co_return !ec && req.keep_alive();
+    co_return co_await send(stream, req, res);
   }
+  if (*path == "/console") co_return co_await send_console_page(stream, req, target, s, log);
 
   const bool asks_console =
-      *path == "/websockify" || (*path == "/" && find_token(req.target(), {}).has_value());
+      *path == "/websockify" || (*path == "/" && find_token(target, {}).has_value());
   if (asks_console) {
     // The same checks as a WebSocket, answered as an HTTP status with the same words.
-    Decision decision = co_await authorize(s, req, log);
+    Decision decision = co_await authorize(s, req, target, log);
     if (!decision.target) {
       log_refusal(log, decision.refused);
       auto res = text_response(req, static_cast<http::status>(http_status(decision.refused.code)),
                                decision.refused.reason);
-      auto [ec, n] = co_await http::async_write(stream, res, use_tuple);
-      co_return !ec && req.keep_alive();
+      co_return co_await send(stream, req, res);
     }
     auto res = text_response(req, http::status::upgrade_required, "WebSocket upgrade required");
     res.set(http::field::upgrade, "websocket");
-    auto [ec, n] = co_await http::async_write(stream, res, use_tuple);
-    co_return !ec && req.keep_alive();
+    co_return co_await send(stream, req, res);
   }
 
-  if (s.web) {
-    if (auto file = s.web->resolve(*path)) {
-      http::file_body::value_type body;
-      beast::error_code open_error;
-      body.open(file->c_str(), beast::file_mode::scan, open_error);
-      if (!open_error) {
-        const auto size = body.size();
-        http::response<http::file_body> res{std::piecewise_construct,
-                                            std::make_tuple(std::move(body)),
-                                            std::make_tuple(http::status::ok, req.version())};
-        res.set(http::field::server, "console-gw");
-        res.set(http::field::content_type, StaticFiles::content_type(*file));
-        res.set("X-Content-Type-Options", "nosniff");
-        res.keep_alive(req.keep_alive());
-        if (req.method() == http::verb::head) {
-          http::response<http::empty_body> head{http::status::ok, req.version()};
-          head.base() = res.base();
-          head.content_length(size);
-          auto [ec, n] = co_await http::async_write(stream, head, use_tuple);
-          co_return !ec && req.keep_alive();
-        }
-        res.content_length(size);
-        auto [ec, n] = co_await http::async_write(stream, res, use_tuple);
-        co_return !ec && req.keep_alive();
-      }
-    }
+  // The clients, from Debian's packages, then the operator's own directory.
+  struct Mount {
+    std::string_view prefix;
+    const std::optional<StaticFiles>& root;
+  };
+  for (const Mount& mount :
+       {Mount{"/novnc/", s.novnc}, Mount{"/spice/", s.spice}, Mount{"/", s.web}}) {
+    if (!mount.root || !path->starts_with(mount.prefix)) continue;
+    const std::string_view rest = std::string_view(*path).substr(mount.prefix.size() - 1);
+    if (auto kept = co_await send_file(stream, req, *mount.root, rest)) co_return *kept;
+    if (mount.prefix != "/") break;
   }
   auto res = text_response(req, http::status::not_found, "not found");
-  auto [ec, n] = co_await http::async_write(stream, res, use_tuple);
-  co_return !ec && req.keep_alive();
+  co_return co_await send(stream, req, res);
+}
+
+// Who the browser is: the TCP peer, unless the peer is a trusted proxy that says.
+void apply_forwarding(const Services& s, const Request& req, SessionLog& log) {
+  log.client = log.peer_text;
+  log.scheme = log.secure ? "https" : "http";
+  if (!s.proxies.trusts(log.peer)) return;
+  const ForwardedFor said = TrustedProxies::read(req[http::field::forwarded],
+                                                 req["X-Forwarded-For"], req["X-Forwarded-Proto"]);
+  if (!said.client.empty()) log.client = said.client;
+  if (!said.scheme.empty()) log.scheme = said.scheme;
 }
 
 template <class Stream>
@@ -392,10 +478,17 @@ net::awaitable<void> serve(Stream stream, beast::flat_buffer buffer, Services& s
       break;
     }
     Request req = parser.release();
+    apply_forwarding(s, req, log);
+    const auto target = relative_target(s.config.base_path, req.target());
+    if (!target) {
+      auto res = text_response(req, http::status::not_found, "not found");
+      if (!co_await send(stream, req, res)) break;
+      continue;
+    }
     if (websocket::is_upgrade(req)) {
-      const auto path = decoded_path(req.target());
+      const auto path = decoded_path(*target);
       if (path && is_websocket_path(*path)) {
-        co_await serve_websocket(std::move(stream), std::move(req), s, log);
+        co_await serve_websocket(std::move(stream), std::move(req), *target, s, log);
         co_return;
       }
       auto res = text_response(req, http::status::not_found, "not found");
@@ -403,7 +496,7 @@ net::awaitable<void> serve(Stream stream, beast::flat_buffer buffer, Services& s
       co_await http::async_write(stream, res, use_tuple);
       break;
     }
-    if (!co_await answer_http(stream, req, s, log)) break;
+    if (!co_await answer_http(stream, req, *target, s, log)) break;
   }
   end_stream(stream);
 }
@@ -443,6 +536,7 @@ net::awaitable<void> run_session(tcp::socket socket, Services& s, std::uint64_t 
       co_return;
     }
     buffer.consume(used);
+    log.secure = true;
     co_await serve(std::move(tls), std::move(buffer), s, std::move(log));
     co_return;
   }

@@ -7,6 +7,7 @@
 #include "gateway/config.hpp"
 #include "gateway/request_rules.hpp"
 #include "gateway/static_files.hpp"
+#include "gateway/trusted_proxies.hpp"
 #include "libvirt_adapter/hypervisors.hpp"
 #include "token/token.hpp"
 #include "tunnel/connector.hpp"
@@ -32,7 +33,10 @@ struct Services {
   const std::map<std::string, tunnel::HostRoute, std::less<>>& routes;
   const tunnel::Connector& connector;
   OriginPolicy origin_policy;
-  std::optional<StaticFiles> web;
+  TrustedProxies proxies;
+  std::optional<StaticFiles> web;    // --web DIR at <base>/
+  std::optional<StaticFiles> novnc;  // noVNC at <base>/novnc/
+  std::optional<StaticFiles> spice;  // spice-html5 at <base>/spice/
 };
 
 boost::asio::awaitable<void> run_session(boost::asio::ip::tcp::socket socket, Services& services,

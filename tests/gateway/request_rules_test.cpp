@@ -90,6 +90,7 @@ struct OriginRow {
   std::string_view origin;
   std::string_view host_header;
   bool allowed;
+  std::string_view scheme = "http";  // how the request reached us (or a trusted proxy says)
 };
 
 void PrintTo(const OriginRow& row, std::ostream* os) { *os << row.name; }
@@ -128,8 +129,10 @@ const OriginRow origin_rows[] = {
   {"HostHeaderSamePort",       "", no_list, "http://127.0.0.1:6080", "127.0.0.1:6080", true},
   {"HostHeaderOtherPort",      "", no_list, "http://127.0.0.1:9999", "127.0.0.1:6080", false},
   {"HostHeaderOtherName",      "", no_list, "http://localhost:6080", "127.0.0.1:6080", false},
-  {"HostHeaderNoPortAnyPort",  "", no_list, "http://console.example.com:1234", "console.example.com", true},
-  {"HostHeaderNoPortHttps",    "", no_list, "https://console.example.com", "console.example.com", true},
+  {"HostHeaderNoPortIsDefault","", no_list, "http://console.example.com:1234", "console.example.com", false},
+  {"HostHeaderNoPortHttp80",   "", no_list, "http://console.example.com", "console.example.com", true},
+  {"HostHeaderNoPortHttpsSaid","", no_list, "https://console.example.com", "console.example.com", true, "https"},
+  {"HostHeaderNoPortHttpsNot", "", no_list, "https://console.example.com", "console.example.com", false, "http"},
   {"HostHeaderMissing",        "", no_list, "http://127.0.0.1:6080", "", false},
   {"HostHeaderGarbage",        "", no_list, "http://127.0.0.1:6080", "127.0.0.1:6080/x", false},
 
@@ -173,7 +176,7 @@ class OriginAllowedTable : public testing::TestWithParam<OriginRow> {};
 TEST_P(OriginAllowedTable, Row) {
   const OriginRow& row = GetParam();
   const OriginPolicy policy{std::string(row.public_host), row.allowed_origins};
-  EXPECT_EQ(origin_allowed(policy, row.origin, row.host_header), row.allowed)
+  EXPECT_EQ(origin_allowed(policy, row.origin, row.host_header, row.scheme), row.allowed)
       << "Origin: " << row.origin << ", Host: " << row.host_header;
 }
 

@@ -1,0 +1,30 @@
+// The popup console page served at <base>/console: one HTML page that opens
+// noVNC or spice-html5 for the token's console, shows the domain's name, and
+// turns close codes into sentences. Its text is gateway/web/console.html,
+// compiled in so the executable is all there is to deploy.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace cgw::gateway {
+
+struct ConsolePage {
+  std::string base_path;  // where the gateway is mounted ("" or "/prefix")
+  std::string console;    // "vnc" | "spice"
+  std::string name;       // the domain's name, for the title
+  struct Refusal {
+    std::uint16_t code;
+    std::string reason;
+  };
+  std::optional<Refusal> refused;  // set when the console can't be opened
+};
+
+std::string render(const ConsolePage& page);
+
+// JSON string contents safe inside a <script> element: quotes, backslashes,
+// control characters and <, >, & are escaped.
+std::string json_string_for_html(std::string_view text);
+
+}  // namespace cgw::gateway
