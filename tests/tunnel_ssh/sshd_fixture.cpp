@@ -31,12 +31,12 @@ std::string read_file(const std::string& path) {
   return out.str();
 }
 
-bool accepts_connections(std::uint16_t port) {
+bool accepts_connections(const std::string& listen, std::uint16_t port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::inet_pton(AF_INET, listen.c_str(), &address.sin_addr);
   const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
   ::close(fd);
   return ok;
@@ -165,8 +165,10 @@ std::uint16_t free_port() {
   return ntohs(address.sin_port);
 }
 
-Sshd::Sshd(std::string dir, std::uint16_t port, std::string host_key, std::string authorized_keys)
+Sshd::Sshd(std::string dir, std::uint16_t port, std::string host_key, std::string authorized_keys,
+           std::string listen)
     : dir_(std::move(dir)),
+      listen_(std::move(listen)),
       port_(port),
       config_(dir_ + "/sshd_config." + std::to_string(port)),
       log_(dir_ + "/sshd." + std::to_string(port) + ".log") {
@@ -174,8 +176,9 @@ Sshd::Sshd(std::string dir, std::uint16_t port, std::string host_key, std::strin
   // libssh2 1.10 signs with RSA only as "ssh-rsa" (SHA-1), which OpenSSH 8.8+
   // refuses unless told otherwise; see docs/deployment.md.
   write_file(config_,
-             "ListenAddress 127.0.0.1\n"
-             "Port " +
+             "ListenAddress " + listen_ +
+                 "\n"
+                 "Port " +
                  std::to_string(port_) +
                  "\n"
                  "HostKey " +
@@ -205,7 +208,7 @@ void Sshd::start() {
   ::mkdir("/run/sshd", 0755);
   pid_ = spawn({CGW_TEST_SSHD, "-D", "-e", "-f", config_}, log_);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!accepts_connections(port_)) {
+  while (!accepts_connections(listen_, port_)) {
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;

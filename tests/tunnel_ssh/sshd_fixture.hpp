@@ -49,8 +49,9 @@ void stop_process(pid_t pid);
 
 class Sshd {
  public:
-  // Writes a config for 127.0.0.1:port into `dir`; does not start.
-  Sshd(std::string dir, std::uint16_t port, std::string host_key, std::string authorized_keys);
+  // Writes a config for listen:port (an IPv4 address) into `dir`; does not start.
+  Sshd(std::string dir, std::uint16_t port, std::string host_key, std::string authorized_keys,
+       std::string listen = "127.0.0.1");
   ~Sshd();
   Sshd(const Sshd&) = delete;
   Sshd& operator=(const Sshd&) = delete;
@@ -68,6 +69,7 @@ class Sshd {
 
  private:
   std::string dir_;
+  std::string listen_;
   std::uint16_t port_;
   std::string config_;
   std::string log_;
