@@ -25,8 +25,8 @@ struct OriginPolicy {
 // public_host's (any port when public_host names none), else the Host header's,
 // with the Host's port or, without one, the default port of `scheme` ("http" or
 // "https": the scheme the browser used, as a trusted proxy reports it).
-bool origin_allowed(const OriginPolicy& policy, std::string_view origin, std::string_view host_header,
-                    std::string_view scheme);
+bool origin_allowed(const OriginPolicy& policy, std::string_view origin,
+                    std::string_view host_header, std::string_view scheme);
 
 // "https://UI.example.com:443" → "https://ui.example.com"; nullopt if not an origin.
 std::optional<std::string> normalize_origin(std::string_view origin);

@@ -175,31 +175,30 @@ Sshd::Sshd(std::string dir, std::uint16_t port, std::string host_key, std::strin
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
   // libssh2 1.10 signs with RSA only as "ssh-rsa" (SHA-1), which OpenSSH 8.8+
   // refuses unless told otherwise; see docs/deployment.md.
-  write_file(config_,
-             "ListenAddress " + listen_ +
-                 "\n"
-                 "Port " +
-                 std::to_string(port_) +
-                 "\n"
-                 "HostKey " +
-                 host_key +
-                 "\n"
-                 "PidFile " +
-                 dir_ + "/sshd." + std::to_string(port_) +
-                 ".pid\n"
-                 "AuthorizedKeysFile " +
-                 authorized_keys +
-                 "\n"
-                 "PubkeyAuthentication yes\n"
-                 "PubkeyAcceptedAlgorithms +ssh-rsa\n"
-                 "PasswordAuthentication no\n"
-                 "KbdInteractiveAuthentication no\n"
-                 "PermitRootLogin prohibit-password\n"
-                 "AllowTcpForwarding yes\n"
-                 "AllowStreamLocalForwarding yes\n"
-                 "StrictModes no\n"
-                 "UsePAM no\n"
-                 "LogLevel ERROR\n");
+  write_file(config_, "ListenAddress " + listen_ +
+                          "\n"
+                          "Port " +
+                          std::to_string(port_) +
+                          "\n"
+                          "HostKey " +
+                          host_key +
+                          "\n"
+                          "PidFile " +
+                          dir_ + "/sshd." + std::to_string(port_) +
+                          ".pid\n"
+                          "AuthorizedKeysFile " +
+                          authorized_keys +
+                          "\n"
+                          "PubkeyAuthentication yes\n"
+                          "PubkeyAcceptedAlgorithms +ssh-rsa\n"
+                          "PasswordAuthentication no\n"
+                          "KbdInteractiveAuthentication no\n"
+                          "PermitRootLogin prohibit-password\n"
+                          "AllowTcpForwarding yes\n"
+                          "AllowStreamLocalForwarding yes\n"
+                          "StrictModes no\n"
+                          "UsePAM no\n"
+                          "LogLevel ERROR\n");
 }
 
 Sshd::~Sshd() { kill_all(); }
