@@ -508,10 +508,15 @@ net::awaitable<void> run_session(tcp::socket socket, Services& s, std::uint64_t 
   log.id = session_id;
   beast::error_code ec;
   const auto peer = socket.remote_endpoint(ec);
-  log.client = ec ? "?"
-                  : (peer.address().is_v6() ? "[" + peer.address().to_string() + "]"
+  if (!ec) {
+    log.peer = peer.address();
+    log.peer_text = (peer.address().is_v6() ? "[" + peer.address().to_string() + "]"
                                             : peer.address().to_string()) +
-                        ":" + std::to_string(peer.port());
+                    ":" + std::to_string(peer.port());
+  } else {
+    log.peer_text = "?";
+  }
+  log.client = log.peer_text;
   beast::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
 
