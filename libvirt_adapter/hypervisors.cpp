@@ -40,9 +40,11 @@ struct Rendezvous {
 };
 
 // Runs `work` on `where`, returns its result on the caller's executor, or nullopt
-// once `timeout` has passed.
+// once `timeout` has passed. `where` is taken by reference and used only before
+// the first suspension: a frame still waiting when the server shuts down is
+// destroyed with the event loop, after the pool, and must not own a pool strand.
 template <class T, class Work>
-net::awaitable<std::optional<T>> run_blocking(PoolStrand where, Work work,
+net::awaitable<std::optional<T>> run_blocking(const PoolStrand& where, Work work,
                                               std::chrono::milliseconds timeout) {
   auto caller = co_await net::this_coro::executor;
   auto meeting = std::make_shared<Rendezvous<T>>(caller);

@@ -161,10 +161,12 @@ class ConsoleGateway : public ::testing::Test {
     server_->stop();
     thread_->join();
     delete thread_;
-    delete server_;
-    delete echo_;
+    // Back to the real stderr first, so that a sanitizer report from the
+    // server's destruction reaches the test's output.
     dup2(saved_stderr_, STDERR_FILENO);
     close(saved_stderr_);
+    delete server_;
+    delete echo_;
     delete scratch_;
   }
 
