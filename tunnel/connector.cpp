@@ -17,13 +17,7 @@ using tcp = net::ip::tcp;
 using Failure = ConnectResult::Failure;
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
-ConnectResult failed(Failure failure, std::string reason, std::string description) {
-  ConnectResult result;
-  result.failure = failure;
-  result.reason = std::move(reason);
-  result.description = std::move(description);
-  return result;
-}
+constexpr auto failed = &ConnectResult::failed;
 
 std::string tcp_description(const std::string& address, std::uint16_t port) {
   const bool v6 = address.find(':') != std::string::npos;

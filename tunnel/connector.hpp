@@ -34,6 +34,14 @@ struct ConnectResult {
   std::string reason;       // short, for the close reason and the log
   std::string description;  // where the stream goes, for the log ("tcp 127.0.0.1:5900")
   explicit operator bool() const { return stream != nullptr; }
+
+  static ConnectResult failed(Failure failure, std::string reason, std::string description) {
+    ConnectResult result;
+    result.failure = failure;
+    result.reason = std::move(reason);
+    result.description = std::move(description);
+    return result;
+  }
 };
 
 // The seam for tunnelled paths (ConsolePath::Kind::ssh_tcp / ssh_unix).

@@ -19,13 +19,7 @@ namespace {
 using Kind = ConnectResult::Failure;
 const log::Logger logger("tunnel");
 
-ConnectResult failed(Kind failure, std::string reason, std::string description) {
-  ConnectResult result;
-  result.failure = failure;
-  result.reason = std::move(reason);
-  result.description = std::move(description);
-  return result;
-}
+constexpr auto failed = &ConnectResult::failed;
 
 bool same_settings(const SshSettings& a, const SshSettings& b) {
   return a.host == b.host && a.port == b.port && a.user == b.user && a.key_file == b.key_file &&
