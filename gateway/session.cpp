@@ -270,6 +270,10 @@ net::awaitable<void> serve_websocket(Stream stream, Request req, std::string tar
   }));
   ws.read_message_max(1024 * 1024);
   ws.binary(true);
+  // A server's frames need no masking, so without fragmentation Beast writes our
+  // buffer straight out and its own write buffer only costs memory per session.
+  ws.auto_fragment(false);
+  ws.write_buffer_bytes(8);
 
   auto [accept_error] = co_await ws.async_accept(req, use_tuple);
   if (accept_error) {
@@ -299,6 +303,9 @@ net::awaitable<void> serve_websocket(Stream stream, Request req, std::string tar
     co_return;
   }
 
+  // The request is not needed any more; an idle console should hold little.
+  req = Request{};
+  std::string().swap(target);
   const Target& chosen = *decision.target;
   logger.info(log.prefix(), " outcome=connected domain=\"", chosen.domain_name,
               "\" console=", libvirt::graphics_type_name(chosen.console), " via=\"",
@@ -488,7 +495,11 @@ net::awaitable<void> serve(Stream stream, beast::flat_buffer buffer, Services& s
     if (websocket::is_upgrade(req)) {
       const auto path = decoded_path(*target);
       if (path && is_websocket_path(*path)) {
-        co_await serve_websocket(std::move(stream), std::move(req), *target, s, log);
+        // A client sends no frames before the upgrade is answered: nothing in
+        // the buffer is lost, and the session keeps no HTTP buffer.
+        buffer.clear();
+        buffer.shrink_to_fit();
+        co_await serve_websocket(std::move(stream), std::move(req), std::move(*target), s, log);
         co_return;
       }
       auto res = text_response(req, http::status::not_found, "not found");

@@ -1,8 +1,12 @@
 #include "stream/pump.hpp"
 
+#include "stream/buffer_pool.hpp"
+
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
+#include <array>
 #include <memory>
 
 namespace cgw::stream {
@@ -45,18 +49,28 @@ net::awaitable<void> end_session(PumpState& state, Ender ender, error_code error
 net::awaitable<void> copy(PumpState& state, ByteStream& from, ByteStream& to, Ender from_side,
                           std::uint64_t& counter) {
   const Ender to_side = from_side == Ender::client ? Ender::console : Ender::client;
-  const std::size_t size = state.options.buffer_size;
-  auto buffer = std::make_unique<char[]>(size);
+  std::array<char, PumpOptions::quiet_buffer_size> quiet;
+  BorrowedBuffer busy;
   for (;;) {
-    auto [read_error, n] = co_await from.read_some(net::buffer(buffer.get(), size));
+    // Quiet: wait in the small buffer. A read that fills it means data is
+    // flowing: borrow a large one until reads come back small again.
+    const net::mutable_buffer buffer =
+        busy ? net::buffer(busy.data(), std::min(BorrowedBuffer::size, state.options.max_read))
+             : net::buffer(quiet.data(), std::min(quiet.size(), state.options.max_read));
+    auto [read_error, n] = co_await from.read_some(buffer);
     if (read_error) {
       co_await end_session(state, from_side, read_error);
       co_return;
     }
     counter += n;
-    if (error_code write_error = co_await to.write(net::buffer(buffer.get(), n))) {
+    if (error_code write_error = co_await to.write(net::buffer(buffer.data(), n))) {
       co_await end_session(state, to_side, write_error);
       co_return;
+    }
+    if (!busy && n == buffer.size()) {
+      busy = BorrowedBuffer::borrow();
+    } else if (busy && n < quiet.size()) {
+      busy.release();
     }
   }
 }

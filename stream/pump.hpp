@@ -1,6 +1,7 @@
 // The byte pump: copies both ways between a client stream and a console stream
 // until either side ends, with at most one buffer in flight per direction
-// (a read is not started before the previous write has completed).
+// (a read is not started before the previous write has completed), so at most
+// 64 KiB per direction is held whatever the speeds at either end.
 #pragma once
 
 #include "stream/byte_stream.hpp"
@@ -9,8 +10,12 @@
 
 namespace cgw::stream {
 
+// Per direction, a read goes into a small buffer of the pump's own while the
+// stream is quiet, and into a 64 KiB BorrowedBuffer while data flows: an idle
+// session holds 2 x quiet_buffer_size bytes, not 2 x 64 KiB.
 struct PumpOptions {
-  std::size_t buffer_size = 64 * 1024;  // per direction
+  static constexpr std::size_t quiet_buffer_size = 512;
+  std::size_t max_read = 64 * 1024;  // at most this much per read (tests lower it)
   // Told to the client when the console side ends first.
   EndReason console_closed{1000, "console closed"};
 };

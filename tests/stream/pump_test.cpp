@@ -27,6 +27,7 @@
 #include <string_view>
 #include <thread>
 
+#include "stream/buffer_pool.hpp"
 #include "stream/pump.hpp"
 #include "tunnel/socket_stream.hpp"
 
@@ -202,7 +203,7 @@ TEST(Pump, BytesFlowBothWaysUnchanged) {
 
 TEST(Pump, SmallBufferStillCopiesEverything) {
   PumpOptions options;
-  options.buffer_size = 7;
+  options.max_read = 7;
   PumpRig rig(options);
   const std::string down = pattern(100 * KiB + 3, 3);
   std::size_t sent = 0;
@@ -215,6 +216,26 @@ TEST(Pump, SmallBufferStillCopiesEverything) {
   ASSERT_EQ(::shutdown(rig.console_peer(), SHUT_WR), 0);
   ASSERT_TRUE(rig.finishes_within(10s));
   EXPECT_EQ(rig.result().console_to_client, down.size());
+}
+
+TEST(Pump, AQuietSessionGivesItsLargeBufferBack) {
+  PumpRig rig;
+  // A burst borrows a large buffer for the console's direction...
+  const std::string burst = pattern(4 * MiB, 5);
+  std::string received;
+  std::thread reader([&] { received = recv_up_to(rig.client_peer(), burst.size(), stall_limit); });
+  EXPECT_EQ(send_until_stall(rig.console_peer(), burst, stall_limit), burst.size());
+  reader.join();
+  EXPECT_TRUE(received == burst);
+  // ...and a small message afterwards shows the stream is quiet again: the
+  // session then holds no large buffer while it waits.
+  ASSERT_EQ(send_until_stall(rig.console_peer(), "tick", stall_limit), 4u);
+  EXPECT_EQ(recv_up_to(rig.client_peer(), 4, stall_limit), "tick");
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (BorrowedBuffer::outstanding() != 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(BorrowedBuffer::outstanding(), 0u);
 }
 
 TEST(Pump, ConsoleClosesEndsTheSessionAndTheClientSeesEof) {
@@ -254,9 +275,7 @@ TEST(Pump, ClientClosesEndsTheSessionAndTheConsoleSeesEof) {
 }
 
 TEST(Pump, ClientThatDoesNotReadStopsReadsFromTheConsole) {
-  PumpOptions options;
-  options.buffer_size = 64 * KiB;
-  PumpRig rig(options);
+  PumpRig rig;
   const std::string data = pattern(64 * MiB, 4);
 
   // The client reads nothing: once its socket is full, the pump must stop
@@ -268,7 +287,7 @@ TEST(Pump, ClientThatDoesNotReadStopsReadsFromTheConsole) {
     accepted += n;
     if (n == 0 || accepted == data.size()) break;
   }
-  const std::size_t bound = options.buffer_size + rig.kernel_buffers();
+  const std::size_t bound = BorrowedBuffer::size + rig.kernel_buffers();
   RecordProperty("accepted_while_stalled", std::to_string(accepted));
   RecordProperty("bound", std::to_string(bound));
   EXPECT_LT(accepted, data.size());
