@@ -107,10 +107,11 @@ class Reader {
 
 void read_gateway(const Reader& r, const toml::table& t, Config& c) {
   const std::string s = "gateway";
-  r.only_keys(t, s,
-              {"listen", "port", "public_host", "cert", "key", "web", "allowed_origins", "ssl_only",
-               "threads", "ping_interval", "libvirt_timeout", "connect_timeout", "log_level",
-               "base_path", "trusted_proxies", "novnc_dir", "spice_dir", "public_scheme"});
+  r.only_keys(
+      t, s,
+      {"listen", "port", "public_host", "cert", "key", "web", "allowed_origins", "ssl_only",
+       "threads", "ping_interval", "libvirt_timeout", "connect_timeout", "log_level", "base_path",
+       "trusted_proxies", "forwarded_headers", "novnc_dir", "spice_dir", "public_scheme"});
   if (auto v = r.string(t, s, "listen")) c.listen = *v;
   if (auto v = r.integer(t, s, "port", 1, 65535)) c.port = static_cast<std::uint16_t>(*v);
   if (auto v = r.string(t, s, "public_host")) c.public_host = *v;
@@ -131,6 +132,16 @@ void read_gateway(const Reader& r, const toml::table& t, Config& c) {
       }
     }
     c.trusted_proxies = *v;
+  }
+  if (auto v = r.string(t, s, "forwarded_headers")) {
+    if (*v == "x-forwarded") {
+      c.forwarded_headers = TrustedProxies::Headers::x_forwarded;
+    } else if (*v == "forwarded") {
+      c.forwarded_headers = TrustedProxies::Headers::forwarded;
+    } else {
+      r.fail("gateway.forwarded_headers",
+             "must be \"x-forwarded\" or \"forwarded\", got \"" + *v + "\"");
+    }
   }
   if (auto v = r.string(t, s, "novnc_dir")) c.novnc_dir = *v;
   if (auto v = r.string(t, s, "spice_dir")) c.spice_dir = *v;
@@ -267,10 +278,7 @@ Config load_config_file(const std::string& path) {
   Config config;
   config.file = path;
   std::error_code fs_error;
-  if (std::filesystem::exists(path, fs_error) &&
-      !std::filesystem::is_regular_file(path, fs_error)) {
-    throw ConfigError(path + ": is not a regular file");
-  }
+  if (std::filesystem::is_directory(path, fs_error)) throw ConfigError(path + ": is a directory");
   toml::table root;
   try {
     root = toml::parse_file(path);

@@ -3,6 +3,8 @@
 // flag), the key and the problem; main() prints it and exits with status 2.
 #pragma once
 
+#include "gateway/trusted_proxies.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -49,6 +51,8 @@ struct Config {
   std::string public_scheme;  // "http" | "https" for `console-gw url`; default from cert
   std::vector<std::string> allowed_origins;
   std::vector<std::string> trusted_proxies;  // CIDRs whose X-Forwarded-* / Forwarded count
+  // Which of them the trusted proxies write: "x-forwarded" (default) or "forwarded".
+  TrustedProxies::Headers forwarded_headers = TrustedProxies::Headers::x_forwarded;
   bool ssl_only = false;
   unsigned threads = 0;  // 0: one per core
   std::chrono::seconds ping_interval{30};

@@ -5,6 +5,8 @@
 #include "gateway/server.hpp"
 #include "token/token.hpp"
 
+#include <boost/system/system_error.hpp>
+
 #include <csignal>
 #include <iostream>
 #include <optional>
@@ -64,6 +66,7 @@ int serve(cgw::gateway::Config config) {
   cgw::log::parse_level(config.log_level, level);
   cgw::log::set_level(level);
   raise_descriptor_limit();
+  const std::string listen = config.listen + ":" + std::to_string(config.port);
   std::signal(SIGPIPE, SIG_IGN);
   try {
     cgw::gateway::Server server(std::move(config));
@@ -74,8 +77,11 @@ int serve(cgw::gateway::Config config) {
   } catch (const cgw::gateway::ConfigError& e) {
     std::cerr << "console-gw: " << e.what() << "\n";
     return exit_config;
+  } catch (const boost::system::system_error& e) {
+    std::cerr << "console-gw: cannot listen on " << listen << ": " << e.code().message() << "\n";
+    return 1;
   } catch (const std::system_error& e) {
-    std::cerr << "console-gw: cannot listen: " << e.what() << "\n";
+    std::cerr << "console-gw: cannot listen on " << listen << ": " << e.code().message() << "\n";
     return 1;
   }
 }

@@ -70,6 +70,7 @@ struct Target {
 struct Decision {
   std::optional<Target> target;
   Refused refused{Refusal::invalid_token, {}, {}};
+  std::string domain_name;  // known once the domain was found, refused or not
 };
 
 Decision refuse(Refusal code, std::string reason, std::string detail = {}) {
@@ -145,32 +146,38 @@ net::awaitable<Decision> authorize(Services& s, const Request& req, std::string_
     case Status::timed_out:
       co_return refuse(Refusal::hypervisor_unreachable, "hypervisor timed out", found.reason);
   }
-  if (!found.running) co_return refuse(Refusal::no_console, "domain not running");
+  // From here on the domain is known: refusals carry its name (the page's title).
+  const auto refuse_named = [&found](Refusal code, std::string reason, std::string detail = {}) {
+    Decision d = refuse(code, std::move(reason), std::move(detail));
+    d.domain_name = found.domain.name;
+    return d;
+  };
+  if (!found.running) co_return refuse_named(Refusal::no_console, "domain not running");
 
   const libvirt::Graphics* graphics = pick_console(found.domain, claims.console);
   if (!graphics) {
-    if (!claims.console) co_return refuse(Refusal::no_console, "domain has no console");
-    co_return refuse(Refusal::no_console, *claims.console == token::ConsoleKind::vnc
-                                              ? "no VNC console"
-                                              : "no SPICE console");
+    if (!claims.console) co_return refuse_named(Refusal::no_console, "domain has no console");
+    co_return refuse_named(Refusal::no_console, *claims.console == token::ConsoleKind::vnc
+                                                    ? "no VNC console"
+                                                    : "no SPICE console");
   }
   const libvirt::EffectiveListen effective = libvirt::effective_listen(*graphics);
   using Kind = libvirt::EffectiveListen::Kind;
   if (effective.kind == Kind::not_started) {
-    co_return refuse(Refusal::no_console, "console not started");
+    co_return refuse_named(Refusal::no_console, "console not started");
   }
   if (effective.kind == Kind::tls_only) {
-    co_return refuse(Refusal::no_console, "SPICE console is TLS-only");
+    co_return refuse_named(Refusal::no_console, "SPICE console is TLS-only");
   }
   if (effective.kind == Kind::none) {
-    co_return refuse(Refusal::no_console, "console not listening");
+    co_return refuse_named(Refusal::no_console, "console not listening");
   }
 
   tunnel::ConsolePath path = tunnel::choose_path(route->second, to_listen(effective));
   if (path.kind == tunnel::ConsolePath::Kind::refused) {
-    co_return refuse(Refusal::console_unreachable,
-                     path.needs_ssh ? "console needs SSH tunnel" : "console unreachable",
-                     path.refusal);
+    co_return refuse_named(Refusal::console_unreachable,
+                           path.needs_ssh ? "console needs SSH tunnel" : "console unreachable",
+                           path.refusal);
   }
   Decision d;
   d.target = Target{&route->second, found.domain.name, graphics->type, std::move(path)};
@@ -371,6 +378,7 @@ net::awaitable<bool> send_console_page(Stream& stream, const Request& req, std::
     logger.info(log.prefix(), " outcome=page console=", page.console);
   } else {
     log_refusal(log, decision.refused);
+    page.name = decision.domain_name;
     page.refused = ConsolePage::Refusal{close_code(decision.refused.code), decision.refused.reason};
     status = static_cast<http::status>(http_status(decision.refused.code));
   }
@@ -423,6 +431,12 @@ net::awaitable<bool> answer_http(Stream& stream, const Request& req, const std::
     co_return co_await send(stream, req, res);
   }
   if (*path == "/console") co_return co_await send_console_page(stream, req, target, s, log);
+  if (*path == "/favicon.ico") {
+    http::response<http::empty_body> res{http::status::no_content, req.version()};
+    res.set(http::field::server, "console-gw");
+    res.keep_alive(req.keep_alive());
+    co_return co_await send(stream, req, res);
+  }
 
   const bool asks_console =
       *path == "/websockify" || (*path == "/" && find_token(target, {}).has_value());
@@ -461,8 +475,17 @@ void apply_forwarding(const Services& s, const Request& req, SessionLog& log) {
   log.client = log.peer_text;
   log.scheme = log.secure ? "https" : "http";
   if (!s.proxies.trusts(log.peer)) return;
-  const ForwardedFor said = TrustedProxies::read(req[http::field::forwarded],
-                                                 req["X-Forwarded-For"], req["X-Forwarded-Proto"]);
+  const auto joined = [&req](std::string_view name) {
+    std::string all;
+    for (auto [it, end] = req.equal_range(name); it != end; ++it) {
+      if (!all.empty()) all += ',';
+      all += it->value();
+    }
+    return all;
+  };
+  const ForwardedFor said =
+      TrustedProxies::read(s.config.forwarded_headers, joined("Forwarded"),
+                           joined("X-Forwarded-For"), joined("X-Forwarded-Proto"));
   if (!said.client.empty()) log.client = said.client;
   if (!said.scheme.empty()) log.scheme = said.scheme;
 }

@@ -104,10 +104,11 @@ bool TrustedProxies::trusts(const ip::address& peer) const {
                      [&](const Cidr& c) { return c.contains(peer); });
 }
 
-ForwardedFor TrustedProxies::read(std::string_view forwarded, std::string_view x_forwarded_for,
+ForwardedFor TrustedProxies::read(Headers headers, std::string_view forwarded,
+                                  std::string_view x_forwarded_for,
                                   std::string_view x_forwarded_proto) {
   ForwardedFor out;
-  if (!forwarded.empty()) {
+  if (headers == Headers::forwarded) {
     // RFC 7239: elements by comma, pairs by semicolon; the last element is the nearest hop.
     std::string_view element = last_item(forwarded);
     while (!element.empty()) {

@@ -34,11 +34,15 @@ class TrustedProxies {
 
   bool trusts(const boost::asio::ip::address& peer) const;
 
-  // What a trusted proxy says; empty fields when it says nothing. Uses the
-  // standard Forwarded header when present, else X-Forwarded-For/-Proto. Of a
-  // list of hops, the last one is the address the proxy itself saw.
-  static ForwardedFor read(std::string_view forwarded, std::string_view x_forwarded_for,
-                           std::string_view x_forwarded_proto);
+  // Which headers the proxy in front writes. Only those are read: a browser can
+  // send the other kind, and a proxy that does not know it passes it through.
+  enum class Headers { x_forwarded, forwarded };
+
+  // What a trusted proxy says; empty fields when it says nothing. Each value is
+  // every field line of that header joined with ',' (a proxy may add a line
+  // rather than append to the browser's); the last hop is the one the proxy saw.
+  static ForwardedFor read(Headers headers, std::string_view forwarded,
+                           std::string_view x_forwarded_for, std::string_view x_forwarded_proto);
 
  private:
   std::vector<Cidr> blocks_;

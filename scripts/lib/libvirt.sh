@@ -81,13 +81,21 @@ cgw_libvirtd_stop() {
   rm -f "$CGW_LIBVIRT_STATE"
 }
 
-# Removes domains the tests made (names starting with $1), left over by a test
-# that crashed before its own cleanup.
+# Removes domains the tests made (names starting with $1 and holding the test
+# process's pid as one dash-separated part), left over by a test that died
+# before its own cleanup.
+# Domains of test processes still running (another build's run) are left alone.
 cgw_remove_domains() {
-  local prefix=$1 name
+  local prefix=$1 name pid part parts
   virsh -q -c qemu:///system list --all --name 2>/dev/null | while read -r name; do
     case "$name" in
       "$prefix"*)
+        pid=
+        IFS=- read -ra parts <<<"$name"
+        for part in "${parts[@]}"; do
+          case "$part" in '' | *[!0-9]*) ;; *) pid=$part ;; esac
+        done
+        if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then continue; fi
         virsh -q -c qemu:///system destroy "$name" >/dev/null 2>&1 || true
         virsh -q -c qemu:///system undefine "$name" >/dev/null 2>&1 || true
         ;;
