@@ -139,6 +139,7 @@ struct Server::Impl {
     services.origin_policy.public_host = config.public_host;
     services.origin_policy.allowed_origins = config.allowed_origins;
     services.proxies = TrustedProxies(config.trusted_proxies);
+    services.sessions = &sessions;
     if (!config.web.empty()) services.web.emplace(config.web);
     // The browser clients: served when installed (Debian's novnc and spice-html5).
     if (std::filesystem::is_directory(config.novnc_dir)) services.novnc.emplace(config.novnc_dir);
@@ -164,9 +165,23 @@ struct Server::Impl {
   Services services;
   std::atomic<std::uint64_t> next_session{1};
   std::optional<net::signal_set> signals;
+  SessionRegistry sessions;
+  std::optional<net::steady_timer> drain_timer;
 };
 
 namespace {
+
+constexpr auto drain_limit = std::chrono::seconds(5);
+
+net::awaitable<void> drain_then_stop(Server::Impl* impl) {
+  const auto deadline = std::chrono::steady_clock::now() + drain_limit;
+  while (impl->sessions.size() > 0 && std::chrono::steady_clock::now() < deadline) {
+    impl->drain_timer->expires_after(std::chrono::milliseconds(20));
+    co_await impl->drain_timer->async_wait(net::as_tuple(net::use_awaitable));
+  }
+  if (impl->ssh_tunnels) impl->ssh_tunnels->shutdown();
+  impl->ioc.stop();
+}
 
 void report_session_end(std::exception_ptr error) {
   if (!error) return;
@@ -244,11 +259,16 @@ void Server::stop_on_signals() {
 
 void Server::stop() {
   net::post(impl_->ioc, [impl = impl_.get()] {
+    if (impl->drain_timer) return;  // already stopping
     boost::system::error_code ignored;
     impl->acceptor.close(ignored);
     if (impl->signals) impl->signals->cancel(ignored);
-    if (impl->ssh_tunnels) impl->ssh_tunnels->shutdown();
-    impl->ioc.stop();
+    // Open consoles are told 1001 "gateway restarting" and given a moment to
+    // finish their close handshakes; then everything else is cut.
+    const std::size_t open = impl->sessions.end_all();
+    if (open > 0) logger.info("stopping: closing ", open, " console(s)");
+    impl->drain_timer.emplace(impl->ioc);
+    net::co_spawn(impl->ioc, drain_then_stop(impl), net::detached);
   });
 }
 

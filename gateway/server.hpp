@@ -31,12 +31,15 @@ class Server {
   std::uint16_t port() const;
   // Serves on the configured number of threads (this one included) until stop().
   void run();
-  // Any thread may call stop(); stop_on_signals() makes SIGINT and SIGTERM call it.
+  // Any thread may call stop(): open consoles are closed with 1001 "gateway
+  // restarting" (up to 5 s for their close handshakes), then run() returns.
+  // stop_on_signals() makes SIGINT and SIGTERM call it.
   void stop();
   void stop_on_signals();
 
+  struct Impl;  // defined in server.cpp
+
  private:
-  struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 

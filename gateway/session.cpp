@@ -318,6 +318,23 @@ net::awaitable<void> serve_websocket(Stream stream, Request req, std::string tar
               "\" console=", libvirt::graphics_type_name(chosen.console), " via=\"",
               console_description, "\"");
   WebSocketStream<Stream> client(ws);
+  // Stopping the gateway ends this console in order: the browser hears 1001.
+  // The ender may be called just as the session ends; what it posts runs on this
+  // strand, and `alive` (cleared on this strand) tells it whether we are still here.
+  auto alive = std::make_shared<bool>(true);
+  struct Leaving {
+    std::shared_ptr<bool> alive;
+    ~Leaving() { *alive = false; }
+  } leaving{alive};
+  stream::ByteStream* console_stream = console.get();
+  const SessionRegistry::Entry registered =
+      s.sessions->add(log.id, [&client, console_stream, alive, strand = ws.get_executor()] {
+        net::post(strand, [&client, console_stream, alive] {
+          if (!*alive) return;
+          client.override_close_reason({1001, "gateway restarting"});
+          console_stream->abort();
+        });
+      });
   const stream::PumpOptions pump_options;
   const stream::PumpResult result = co_await stream::pump(client, *console, pump_options);
   const auto elapsed = std::chrono::duration<double>(Clock::now() - log.started).count();

@@ -6,6 +6,7 @@
 
 #include "gateway/config.hpp"
 #include "gateway/request_rules.hpp"
+#include "gateway/session_registry.hpp"
 #include "gateway/static_files.hpp"
 #include "gateway/trusted_proxies.hpp"
 #include "libvirt_adapter/hypervisors.hpp"
@@ -34,9 +35,10 @@ struct Services {
   const tunnel::Connector& connector;
   OriginPolicy origin_policy;
   TrustedProxies proxies;
-  std::optional<StaticFiles> web;    // --web DIR at <base>/
-  std::optional<StaticFiles> novnc;  // noVNC at <base>/novnc/
-  std::optional<StaticFiles> spice;  // spice-html5 at <base>/spice/
+  std::optional<StaticFiles> web;       // --web DIR at <base>/
+  std::optional<StaticFiles> novnc;     // noVNC at <base>/novnc/
+  std::optional<StaticFiles> spice;     // spice-html5 at <base>/spice/
+  SessionRegistry* sessions = nullptr;  // the open consoles, for a graceful stop
 };
 
 boost::asio::awaitable<void> run_session(boost::asio::ip::tcp::socket socket, Services& services,

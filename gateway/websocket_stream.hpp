@@ -10,6 +10,8 @@
 #include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
+#include <optional>
+
 namespace cgw::gateway {
 
 namespace net = boost::asio;
@@ -34,6 +36,7 @@ class WebSocketStream final : public stream::ByteStream {
 
   net::awaitable<void> close(stream::EndReason why) override {
     if (!ws_.is_open()) co_return;
+    if (override_) why = *override_;
     websocket::close_reason reason(static_cast<websocket::close_code>(why.code), why.text);
     co_await ws_.async_close(reason, net::as_tuple(net::use_awaitable));
   }
@@ -44,8 +47,13 @@ class WebSocketStream final : public stream::ByteStream {
     beast::get_lowest_layer(ws_).socket().close(ignored);
   }
 
+  // The reason the next close() gives, whatever the pump asks for (the gateway
+  // is stopping: 1001). Call on the session's strand.
+  void override_close_reason(stream::EndReason why) { override_ = std::move(why); }
+
  private:
   websocket::stream<NextLayer>& ws_;
+  std::optional<stream::EndReason> override_;
 };
 
 }  // namespace cgw::gateway

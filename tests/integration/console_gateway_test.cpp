@@ -492,5 +492,44 @@ TEST_F(ConsoleGateway, TokensNeverReachTheLog) {
   }
 }
 
+// Stopping the gateway (SIGTERM) ends open consoles in order: the browser hears
+// 1001 and can say "restarting" instead of "connection lost".
+TEST(GatewayStop, OpenConsolesAreClosedWith1001) {
+  test::Scratch scratch;
+  EchoConsole echo;
+  const std::string secret = scratch.hs256_secret("token.key");
+  const std::string node = scratch.write("node.xml", test_driver_node(echo.port(), closed_port()));
+  gateway::Config config;
+  config.listen = "127.0.0.1";
+  config.port = 0;
+  config.token_key_file = secret;
+  gateway::HostConfig fake;
+  fake.id = "fake";
+  fake.uri = "test://" + node;
+  config.hosts = {fake};
+  gateway::finish_config(config);
+  gateway::Server server(std::move(config));
+  server.start();
+  std::thread serving([&server] { server.run(); });
+
+  token::MintRequest request;
+  request.host_id = "fake";
+  request.uuid = kEchoUuid;
+  test::WsOptions o;
+  o.port = server.port();
+  o.target = "/websockify?token=" + token::mint(token::SigningKey::load_file(secret), request);
+  auto client = test::WsClient::connect(o);
+  client->write("ping");
+  ASSERT_EQ(client->read_exactly(4), "ping");  // connected and pumping
+
+  const auto stopped_at = std::chrono::steady_clock::now();
+  server.stop();
+  const auto close = client->read_until_close();
+  EXPECT_EQ(close.code, 1001);
+  EXPECT_EQ(close.reason, "gateway restarting");
+  serving.join();  // run() returns once the consoles are closed
+  EXPECT_LT(std::chrono::steady_clock::now() - stopped_at, 5s);
+}
+
 }  // namespace
 }  // namespace cgw
