@@ -110,10 +110,16 @@ std::optional<std::string> find_token(std::string_view target, std::string_view 
 std::optional<std::string> normalize_origin(std::string_view text) {
   auto origin = parse_origin(text);
   if (!origin) return std::nullopt;
-  std::string out = origin->scheme + "://";
+  std::string out = origin->scheme;
+  out += "://";
   const bool v6 = origin->authority.host.find(':') != std::string::npos;
-  out += v6 ? "[" + origin->authority.host + "]" : origin->authority.host;
-  if (origin->port() != default_port(origin->scheme)) out += ":" + std::to_string(origin->port());
+  if (v6) out += '[';
+  out += origin->authority.host;
+  if (v6) out += ']';
+  if (origin->port() != default_port(origin->scheme)) {
+    out += ':';
+    out += std::to_string(origin->port());
+  }
   return out;
 }
 
