@@ -67,7 +67,12 @@ class Client final : public WsClient {
     }));
     ws_.handshake(response_, o.host + ":" + std::to_string(o.port), o.target);
     ws_.binary(true);
+    ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
+      if (kind == websocket::frame_type::ping) ++pings_;
+    });
   }
+
+  int pings_seen() const override { return pings_; }
 
   Next& next() { return ws_.next_layer(); }
 
@@ -123,6 +128,7 @@ class Client final : public WsClient {
   websocket::stream<Next> ws_;
   websocket::response_type response_;
   std::string pending_;
+  int pings_ = 0;
 };
 
 // Keeps the io_context and TLS context alive as long as the client.
@@ -138,6 +144,7 @@ class Owned final : public WsClient {
   void write(std::string_view bytes) override { client_->write(bytes); }
   CloseFrame read_until_close() override { return client_->read_until_close(); }
   void close(int code) override { client_->close(code); }
+  int pings_seen() const override { return client_->pings_seen(); }
 
  private:
   std::unique_ptr<net::io_context> ioc_;

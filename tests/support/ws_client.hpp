@@ -43,6 +43,8 @@ class WsClient {
   // Reads (discarding data) until the server's close frame.
   virtual CloseFrame read_until_close() = 0;
   virtual void close(int code = 1000) = 0;
+  // Pings the server sent that this client has seen (answered automatically).
+  virtual int pings_seen() const = 0;
 };
 
 struct HttpResponse {
