@@ -494,85 +494,90 @@ TEST_F(ConsoleGateway, TokensNeverReachTheLog) {
   }
 }
 
+// A gateway of its own for a test that stops it: one host, "fake", whose only
+// console is an EchoConsole; `client()` opens a WebSocket to that console.
+class OwnGateway {
+ public:
+  explicit OwnGateway(std::chrono::seconds ping_interval = 30s) {
+    secret_ = scratch_.hs256_secret("token.key");
+    gateway::Config config;
+    config.listen = "127.0.0.1";
+    config.port = 0;
+    config.token_key_file = secret_;
+    config.ping_interval = ping_interval;
+    gateway::HostConfig fake;
+    fake.id = "fake";
+    fake.uri =
+        "test://" + scratch_.write("node.xml", test_driver_node(echo_.port(), closed_port()));
+    config.hosts = {fake};
+    gateway::finish_config(config);
+    server_.emplace(std::move(config));
+    server_->start();
+    serving_ = std::thread([this] { server_->run(); });
+  }
+  ~OwnGateway() {
+    if (!serving_.joinable()) return;  // the test stopped it already
+    server_->stop();
+    serving_.join();
+  }
+
+  std::unique_ptr<test::WsClient> client() const {
+    token::MintRequest request;
+    request.host_id = "fake";
+    request.uuid = kEchoUuid;
+    test::WsOptions o;
+    o.port = server_->port();
+    o.target = "/websockify?token=" + token::mint(token::SigningKey::load_file(secret_), request);
+    return test::WsClient::connect(o);
+  }
+  gateway::Server& server() { return *server_; }
+  // Waits until run() has returned (after stop()).
+  void wait_stopped() {
+    if (serving_.joinable()) serving_.join();
+  }
+
+ private:
+  test::Scratch scratch_;
+  EchoConsole echo_;
+  std::string secret_;
+  std::optional<gateway::Server> server_;
+  std::thread serving_;
+};
+
 // An idle console is pinged every ping_interval, so proxies in between do not
 // cut it; a client that answers stays connected.
 TEST(GatewayPings, IdleConsolesArePingedAtTheConfiguredInterval) {
-  test::Scratch scratch;
-  EchoConsole echo;
-  const std::string secret = scratch.hs256_secret("token.key");
-  const std::string node = scratch.write("node.xml", test_driver_node(echo.port(), closed_port()));
-  gateway::Config config;
-  config.listen = "127.0.0.1";
-  config.port = 0;
-  config.token_key_file = secret;
-  config.ping_interval = 1s;
-  gateway::HostConfig fake;
-  fake.id = "fake";
-  fake.uri = "test://" + node;
-  config.hosts = {fake};
-  gateway::finish_config(config);
-  gateway::Server server(std::move(config));
-  server.start();
-  std::thread serving([&server] { server.run(); });
-
-  token::MintRequest request;
-  request.host_id = "fake";
-  request.uuid = kEchoUuid;
-  test::WsOptions o;
-  o.port = server.port();
-  o.target = "/websockify?token=" + token::mint(token::SigningKey::load_file(secret), request);
-  auto client = test::WsClient::connect(o);
+  OwnGateway gw(1s);
+  auto client = gw.client();
   client->write("x");
   ASSERT_EQ(client->read_exactly(1), "x");
   // Nothing comes from the console now: only pings arrive (and are answered)
   // while the read waits, until the gateway stops and closes the console.
-  std::thread stopper([&server] {
+  std::thread stopper([&gw] {
     std::this_thread::sleep_for(3500ms);
-    server.stop();
+    gw.server().stop();
   });
   EXPECT_FALSE(client->read_message().has_value());
   EXPECT_GE(client->pings_seen(), 2);
   EXPECT_LE(client->pings_seen(), 5);
   stopper.join();
-  serving.join();
+  gw.wait_stopped();
 }
 
 // Stopping the gateway (SIGTERM) ends open consoles in order: the browser hears
 // 1001 and can say "restarting" instead of "connection lost".
 TEST(GatewayStop, OpenConsolesAreClosedWith1001) {
-  test::Scratch scratch;
-  EchoConsole echo;
-  const std::string secret = scratch.hs256_secret("token.key");
-  const std::string node = scratch.write("node.xml", test_driver_node(echo.port(), closed_port()));
-  gateway::Config config;
-  config.listen = "127.0.0.1";
-  config.port = 0;
-  config.token_key_file = secret;
-  gateway::HostConfig fake;
-  fake.id = "fake";
-  fake.uri = "test://" + node;
-  config.hosts = {fake};
-  gateway::finish_config(config);
-  gateway::Server server(std::move(config));
-  server.start();
-  std::thread serving([&server] { server.run(); });
-
-  token::MintRequest request;
-  request.host_id = "fake";
-  request.uuid = kEchoUuid;
-  test::WsOptions o;
-  o.port = server.port();
-  o.target = "/websockify?token=" + token::mint(token::SigningKey::load_file(secret), request);
-  auto client = test::WsClient::connect(o);
+  OwnGateway gw;
+  auto client = gw.client();
   client->write("ping");
   ASSERT_EQ(client->read_exactly(4), "ping");  // connected and pumping
 
   const auto stopped_at = std::chrono::steady_clock::now();
-  server.stop();
+  gw.server().stop();
   const auto close = client->read_until_close();
   EXPECT_EQ(close.code, 1001);
   EXPECT_EQ(close.reason, "gateway restarting");
-  serving.join();  // run() returns once the consoles are closed
+  gw.wait_stopped();  // run() returns once the consoles are closed
   EXPECT_LT(std::chrono::steady_clock::now() - stopped_at, 5s);
 }
 
