@@ -10,6 +10,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -127,7 +128,8 @@ struct Server::Impl {
       : config(std::move(c)),
         threads(config.threads ? config.threads
                                : std::max(1u, std::thread::hardware_concurrency())),
-        ioc(static_cast<int>(threads)),
+        contexts(make_contexts(threads)),
+        ioc(*contexts.front()),
         tls(make_tls(config)),
         verifier(make_verifier(config)),
         hypervisors(host_specs(config), libvirt::HypervisorOptions{config.libvirt_timeout}),
@@ -146,6 +148,23 @@ struct Server::Impl {
     if (std::filesystem::is_directory(config.spice_dir)) services.spice.emplace(config.spice_dir);
   }
 
+  // One io_context per network thread, each run by its thread alone: a session
+  // lives on one of them, so its handlers never contend for a lock or wake
+  // another thread, and need no strand.
+  static std::vector<std::unique_ptr<net::io_context>> make_contexts(unsigned n) {
+    std::vector<std::unique_ptr<net::io_context>> all;
+    for (unsigned i = 0; i < n; ++i) all.push_back(std::make_unique<net::io_context>(1));
+    return all;
+  }
+
+  // The context for the next connection, in turn.
+  net::io_context& next_context() { return *contexts[next_context_index++ % contexts.size()]; }
+
+  void stop_contexts() {
+    for (auto& guard : guards) guard.reset();
+    for (auto& context : contexts) context->stop();
+  }
+
   static std::vector<libvirt::HostSpec> host_specs(const Config& config) {
     std::vector<libvirt::HostSpec> specs;
     for (const HostConfig& host : config.hosts) specs.push_back({host.id, host.uri});
@@ -154,7 +173,12 @@ struct Server::Impl {
 
   Config config;
   unsigned threads;
-  net::io_context ioc;  // declared before everything that posts to it
+  // Declared before everything that posts to them. The first also runs the
+  // acceptor, signals and the stop.
+  std::vector<std::unique_ptr<net::io_context>> contexts;
+  net::io_context& ioc;
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> guards;
+  std::size_t next_context_index = 0;  // used by the acceptor only
   std::unique_ptr<ssl::context> tls;
   token::Verifier verifier;
   libvirt::Hypervisors hypervisors;
@@ -180,7 +204,7 @@ net::awaitable<void> drain_then_stop(Server::Impl* impl) {
     co_await impl->drain_timer->async_wait(net::as_tuple(net::use_awaitable));
   }
   if (impl->ssh_tunnels) impl->ssh_tunnels->shutdown();
-  impl->ioc.stop();
+  impl->stop_contexts();
 }
 
 void report_session_end(std::exception_ptr error) {
@@ -194,13 +218,15 @@ void report_session_end(std::exception_ptr error) {
 
 // Accepts until the acceptor closes. Errors such as EMFILE do not end it: it
 // logs, waits a moment for descriptors to free up, and goes on.
-net::awaitable<void> accept_loop(tcp::acceptor& acceptor, Services& services,
-                                 std::atomic<std::uint64_t>& next_session) {
+net::awaitable<void> accept_loop(Server::Impl* impl) {
+  tcp::acceptor& acceptor = impl->acceptor;
+  Services& services = impl->services;
+  std::atomic<std::uint64_t>& next_session = impl->next_session;
   net::steady_timer backoff(acceptor.get_executor());
   for (;;) {
-    // Each connection gets its own strand: its coroutines never run concurrently.
-    auto [ec, socket] = co_await acceptor.async_accept(net::make_strand(acceptor.get_executor()),
-                                                       net::as_tuple(net::use_awaitable));
+    // Each connection goes to the next thread's io_context and stays there.
+    auto [ec, socket] =
+        co_await acceptor.async_accept(impl->next_context(), net::as_tuple(net::use_awaitable));
     if (ec == net::error::operation_aborted || !acceptor.is_open()) co_return;
     if (ec) {
       logger.warn("accept failed: ", ec.message(), "; retrying in 100 ms");
@@ -235,15 +261,18 @@ void Server::start() {
   logger.info("listening on ", config.listen, ":", port(), impl_->tls ? " (ws and wss)" : " (ws)",
               config.ssl_only ? ", TLS only" : "", " with ", impl_->threads, " threads, ",
               config.hosts.size(), " host(s)");
-  net::co_spawn(impl_->ioc, accept_loop(acceptor, impl_->services, impl_->next_session),
-                net::detached);
+  net::co_spawn(impl_->ioc, accept_loop(impl_.get()), net::detached);
 }
 
 std::uint16_t Server::port() const { return impl_->acceptor.local_endpoint().port(); }
 
 void Server::run() {
+  impl_->guards.clear();
+  for (auto& context : impl_->contexts) impl_->guards.push_back(net::make_work_guard(*context));
   std::vector<std::thread> workers;
-  for (unsigned i = 1; i < impl_->threads; ++i) workers.emplace_back([this] { impl_->ioc.run(); });
+  for (std::size_t i = 1; i < impl_->contexts.size(); ++i) {
+    workers.emplace_back([context = impl_->contexts[i].get()] { context->run(); });
+  }
   impl_->ioc.run();
   for (auto& t : workers) t.join();
 }

@@ -2,13 +2,17 @@
 
 #include "common/log.hpp"
 #include "gateway/console_page.hpp"
+#include "gateway/handshake.hpp"
 #include "gateway/outcome.hpp"
 #include "gateway/websocket_stream.hpp"
+#include "gateway/ws_stream.hpp"
 #include "libvirt_adapter/domain_xml.hpp"
 #include "stream/pump.hpp"
 #include "tunnel/console_path.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/core/detect_ssl.hpp>
@@ -213,19 +217,6 @@ std::string clip_reason(std::string reason) {
   return reason;
 }
 
-bool offers_binary(std::string_view header) {
-  while (!header.empty()) {
-    const auto comma = header.find(',');
-    std::string_view item = header.substr(0, comma);
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    if (item == "binary") return true;
-    if (comma == std::string_view::npos) break;
-    header.remove_prefix(comma + 1);
-  }
-  return false;
-}
-
 http::response<http::string_body> text_response(const Request& req, http::status status,
                                                 std::string body) {
   http::response<http::string_body> res{status, req.version()};
@@ -256,6 +247,130 @@ bool is_websocket_path(std::string_view path) {
   return path.size() > 1 && path.find('/', 1) == std::string_view::npos;
 }
 
+// An upgraded session's console, or why there is none.
+struct Connected {
+  std::unique_ptr<stream::ByteStream> console;
+  std::string description;  // how it was reached, for the log
+  std::string domain_name;
+  libvirt::GraphicsType type = libvirt::GraphicsType::vnc;
+  Refused refused{Refusal::invalid_token, {}, {}};
+};
+
+net::awaitable<Connected> connect_console(Services& s, const Request& req, std::string_view target,
+                                          SessionLog& log) {
+  Connected c;
+  Decision decision = co_await authorize(s, req, target, log);
+  if (!decision.target) {
+    c.refused = std::move(decision.refused);
+    log_refusal(log, c.refused);
+    co_return c;
+  }
+  tunnel::ConnectResult connected =
+      co_await s.connector.connect(*decision.target->route, decision.target->path);
+  if (!connected) {
+    c.refused = connect_refusal(connected);
+    log_refusal(log, c.refused);
+    co_return c;
+  }
+  c.console = std::move(connected.stream);
+  c.description = std::move(connected.description);
+  c.domain_name = std::move(decision.target->domain_name);
+  c.type = decision.target->console;
+  co_return c;
+}
+
+stream::EndReason end_reason(const Refused& r) {
+  return {close_code(r.code), clip_reason(r.reason)};
+}
+
+// Pumps a connected console until either side ends, as one of the open consoles
+// that stopping the gateway closes with 1001.
+template <class Client>
+net::awaitable<void> pump_console(Client& client, Connected& c, Services& s,
+                                  const SessionLog& log) {
+  logger.info(log.prefix(), " outcome=connected domain=\"", c.domain_name,
+              "\" console=", libvirt::graphics_type_name(c.type), " via=\"", c.description, "\"");
+  // The ender may be called just as the session ends; what it posts runs on this
+  // session's executor, and `alive` (cleared there) tells it whether we are still here.
+  auto alive = std::make_shared<bool>(true);
+  struct Leaving {
+    std::shared_ptr<bool> alive;
+    ~Leaving() { *alive = false; }
+  } leaving{alive};
+  stream::ByteStream* console_stream = c.console.get();
+  const auto executor = co_await net::this_coro::executor;
+  const SessionRegistry::Entry registered =
+      s.sessions->add(log.id, [&client, console_stream, alive, executor] {
+        net::post(executor, [&client, console_stream, alive] {
+          if (!*alive) return;
+          client.override_close_reason({1001, "gateway restarting"});
+          console_stream->abort();
+        });
+      });
+  const stream::PumpOptions pump_options;
+  const stream::PumpResult result = co_await stream::pump(client, *c.console, pump_options);
+  const auto elapsed = std::chrono::duration<double>(Clock::now() - log.started).count();
+  logger.info(log.prefix(), " outcome=ended by=",
+              result.ended_by == stream::PumpResult::Ender::client ? "client" : "console",
+              " cause=\"", result.error.message(), "\" to_console=", result.client_to_console,
+              " to_client=", result.console_to_client, " duration=", elapsed, "s");
+}
+
+// A plain session after its 101: our own framing (WsStream). It runs as a
+// coroutine of its own, so that the HTTP phase's frames and buffers are gone
+// while the console is open.
+struct PlainConsole {
+  PlainConsole(tcp::socket socket, Request r, std::string t, SessionLog l)
+      : ws(std::move(socket)), req(std::move(r)), target(std::move(t)), log(std::move(l)) {}
+  WsStream ws;
+  Request req;
+  std::string target;
+  SessionLog log;
+};
+
+net::awaitable<void> run_plain_console(std::unique_ptr<PlainConsole> session, Services& s) {
+  Connected c = co_await connect_console(s, session->req, session->target, session->log);
+  // The request is not needed any more; an idle console should hold little.
+  session->req = Request{};
+  std::string().swap(session->target);
+  if (!c.console) {
+    const stream::EndReason why = end_reason(c.refused);
+    co_await session->ws.close_and_drain(why);
+    co_return;
+  }
+  session->ws.keep_alive(s.config.ping_interval);
+  co_await pump_console(session->ws, c, s, session->log);
+}
+
+void report_console_end(std::exception_ptr error) {
+  if (!error) return;
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    logger.warn("console session ended by an unexpected error: ", e.what());
+  }
+}
+
+// Answers the upgrade and hands the socket to run_plain_console.
+net::awaitable<void> serve_plain_websocket(beast::tcp_stream& stream, Request req,
+                                           std::string target, Services& s, SessionLog& log) {
+  if (auto refused = handshake_refusal(req)) {
+    logger.debug(log.prefix(), " websocket handshake refused: ", refused->body());
+    co_await http::async_write(stream, *refused, use_tuple);
+    end_stream(stream);
+    co_return;
+  }
+  auto res = switching_protocols(req);
+  auto [write_error, n] = co_await http::async_write(stream, res, use_tuple);
+  if (write_error) co_return;
+  stream.expires_never();
+  auto session = std::make_unique<PlainConsole>(stream.release_socket(), std::move(req),
+                                                std::move(target), std::move(log));
+  const auto executor = co_await net::this_coro::executor;
+  net::co_spawn(executor, run_plain_console(std::move(session), s), report_console_end);
+}
+
+// A TLS session: Beast's WebSocket stream over the TLS stream.
 template <class Stream>
 net::awaitable<void> serve_websocket(Stream stream, Request req, std::string target, Services& s,
                                      SessionLog& log) {
@@ -288,60 +403,18 @@ net::awaitable<void> serve_websocket(Stream stream, Request req, std::string tar
     co_return;
   }
 
-  Decision decision = co_await authorize(s, req, target, log);
-  std::unique_ptr<stream::ByteStream> console;
-  std::string console_description;
-  if (decision.target) {
-    tunnel::ConnectResult connected =
-        co_await s.connector.connect(*decision.target->route, decision.target->path);
-    if (connected) {
-      console = std::move(connected.stream);
-      console_description = connected.description;
-    } else {
-      decision.refused = connect_refusal(connected);
-    }
-  }
-  if (!console) {
-    log_refusal(log, decision.refused);
-    websocket::close_reason reason(
-        static_cast<websocket::close_code>(close_code(decision.refused.code)),
-        clip_reason(decision.refused.reason));
+  Connected c = co_await connect_console(s, req, target, log);
+  if (!c.console) {
+    const stream::EndReason why = end_reason(c.refused);
+    websocket::close_reason reason(static_cast<websocket::close_code>(why.code), why.text);
     co_await ws.async_close(reason, use_tuple);
     co_return;
   }
-
   // The request is not needed any more; an idle console should hold little.
   req = Request{};
   std::string().swap(target);
-  const Target& chosen = *decision.target;
-  logger.info(log.prefix(), " outcome=connected domain=\"", chosen.domain_name,
-              "\" console=", libvirt::graphics_type_name(chosen.console), " via=\"",
-              console_description, "\"");
   WebSocketStream<Stream> client(ws);
-  // Stopping the gateway ends this console in order: the browser hears 1001.
-  // The ender may be called just as the session ends; what it posts runs on this
-  // strand, and `alive` (cleared on this strand) tells it whether we are still here.
-  auto alive = std::make_shared<bool>(true);
-  struct Leaving {
-    std::shared_ptr<bool> alive;
-    ~Leaving() { *alive = false; }
-  } leaving{alive};
-  stream::ByteStream* console_stream = console.get();
-  const SessionRegistry::Entry registered =
-      s.sessions->add(log.id, [&client, console_stream, alive, strand = ws.get_executor()] {
-        net::post(strand, [&client, console_stream, alive] {
-          if (!*alive) return;
-          client.override_close_reason({1001, "gateway restarting"});
-          console_stream->abort();
-        });
-      });
-  const stream::PumpOptions pump_options;
-  const stream::PumpResult result = co_await stream::pump(client, *console, pump_options);
-  const auto elapsed = std::chrono::duration<double>(Clock::now() - log.started).count();
-  logger.info(log.prefix(), " outcome=ended by=",
-              result.ended_by == stream::PumpResult::Ender::client ? "client" : "console",
-              " cause=\"", result.error.message(), "\" to_console=", result.client_to_console,
-              " to_client=", result.console_to_client, " duration=", elapsed, "s");
+  co_await pump_console(client, c, s, log);
 }
 
 // Writes a response; returns whether the connection may serve another request.
@@ -539,7 +612,11 @@ net::awaitable<void> serve(Stream stream, beast::flat_buffer buffer, Services& s
         // the buffer is lost, and the session keeps no HTTP buffer.
         buffer.clear();
         buffer.shrink_to_fit();
-        co_await serve_websocket(std::move(stream), std::move(req), std::move(*target), s, log);
+        if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+          co_await serve_plain_websocket(stream, std::move(req), std::move(*target), s, log);
+        } else {
+          co_await serve_websocket(std::move(stream), std::move(req), std::move(*target), s, log);
+        }
         co_return;
       }
       auto res = text_response(req, http::status::not_found, "not found");

@@ -35,13 +35,26 @@ class ByteStream {
  public:
   virtual ~ByteStream() = default;
 
-  // Reads at least one byte. An orderly end of the peer's data is net::error::eof.
+  // Reads at least one byte, except that a stream that consumed only traffic of
+  // its own protocol (a WebSocket ping, half a frame header) may complete with
+  // 0 bytes and no error: the caller waits again. An orderly end of the peer's
+  // data is net::error::eof.
   virtual net::awaitable<std::tuple<error_code, std::size_t>> read_some(
       net::mutable_buffer buf) = 0;
 
+  // Streams that can wait for data without holding a buffer say so; the pump
+  // then lends them one only once data has arrived, so an idle session holds
+  // no read buffer. wait_readable() completes when read_some() would not block
+  // (or the stream failed: then read_some() reports it).
+  virtual bool can_wait_readable() const noexcept { return false; }
+  virtual net::awaitable<error_code> wait_readable() { co_return error_code{}; }
+
   // Writes all of `buf` before completing: awaiting this before the next read is
-  // what gives the pump its backpressure.
+  // what gives the pump its backpressure. A stream may use the write_headroom()
+  // bytes just before buf.data() (they belong to the caller's buffer) to put a
+  // header in front of the data, so that header and data leave in one piece.
   virtual net::awaitable<error_code> write(net::const_buffer buf) = 0;
+  virtual std::size_t write_headroom() const noexcept { return 0; }
 
   // Ends the stream in order (WebSocket: close handshake with `why`). Pending
   // reads complete once the peer has acknowledged, or the stream gives up.

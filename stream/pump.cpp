@@ -2,7 +2,10 @@
 
 #include "stream/buffer_pool.hpp"
 
-#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
@@ -12,20 +15,22 @@
 namespace cgw::stream {
 namespace {
 
-using namespace net::experimental::awaitable_operators;
 using Ender = PumpResult::Ender;
 
-// What both directions share. Both run on the same strand, so plain fields do.
+// What both directions share. Both run on the caller's executor, one at a time,
+// so plain fields do.
 struct PumpState {
   // A constructor, not brace-initialisation: GCC 12 mis-destroys aggregates
   // initialised with temporaries inside a coroutine frame.
-  PumpState(ByteStream& c, ByteStream& k, const PumpOptions& o)
-      : client(c), console(k), options(o) {}
+  PumpState(ByteStream& c, ByteStream& k, const PumpOptions& o, const net::any_io_executor& ex)
+      : client(c), console(k), options(o), joined(ex, net::steady_timer::time_point::max()) {}
   ByteStream& client;
   ByteStream& console;
   PumpOptions options;
   PumpResult result;
   bool ending = false;
+  bool upstream_done = false;  // the client → console direction has returned
+  net::steady_timer joined;    // cancelled when it does (the join, without a parallel group)
 };
 
 // The first direction to stop ends the session for both; the other one then
@@ -46,32 +51,72 @@ net::awaitable<void> end_session(PumpState& state, Ender ender, error_code error
   }
 }
 
-net::awaitable<void> copy(PumpState& state, ByteStream& from, ByteStream& to, Ender from_side,
-                          std::uint64_t& counter) {
+// A direction whose source can wait without a buffer: wait, borrow a buffer
+// for one read and its write, give it back. Idle, it holds no buffer at all.
+net::awaitable<void> copy_waiting(PumpState& state, ByteStream& from, ByteStream& to,
+                                  Ender from_side, std::uint64_t& counter) {
   const Ender to_side = from_side == Ender::client ? Ender::console : Ender::client;
-  std::array<char, PumpOptions::quiet_buffer_size> quiet;
-  BorrowedBuffer busy;
+  const std::size_t headroom = std::min<std::size_t>(to.write_headroom(), 64);
+  const std::size_t room = std::min(BorrowedBuffer::size - headroom, state.options.max_read);
   for (;;) {
-    // Quiet: wait in the small buffer. A read that fills it means data is
-    // flowing: borrow a large one until reads come back small again.
-    const net::mutable_buffer buffer =
-        busy ? net::buffer(busy.data(), std::min(BorrowedBuffer::size, state.options.max_read))
-             : net::buffer(quiet.data(), std::min(quiet.size(), state.options.max_read));
-    auto [read_error, n] = co_await from.read_some(buffer);
+    if (const error_code wait_error = co_await from.wait_readable()) {
+      co_await end_session(state, from_side, wait_error);
+      co_return;
+    }
+    const BorrowedBuffer buffer = BorrowedBuffer::borrow();
+    char* const data = buffer.data() + headroom;
+    auto [read_error, n] = co_await from.read_some(net::buffer(data, room));
     if (read_error) {
       co_await end_session(state, from_side, read_error);
       co_return;
     }
+    if (n == 0) continue;
     counter += n;
-    if (error_code write_error = co_await to.write(net::buffer(buffer.data(), n))) {
+    if (const error_code write_error = co_await to.write(net::buffer(data, n))) {
       co_await end_session(state, to_side, write_error);
       co_return;
     }
-    if (!busy && n == buffer.size()) {
+  }
+}
+
+// A direction whose source must be read to learn of data (an SSH channel, TLS):
+// reads go into a small buffer of its own while quiet and into a borrowed one
+// while data flows.
+net::awaitable<void> copy_reading(PumpState& state, ByteStream& from, ByteStream& to,
+                                  Ender from_side, std::uint64_t& counter) {
+  const Ender to_side = from_side == Ender::client ? Ender::console : Ender::client;
+  const std::size_t headroom = std::min<std::size_t>(to.write_headroom(), 64);
+  std::array<char, PumpOptions::quiet_buffer_size + 64> quiet;
+  BorrowedBuffer busy;
+  for (;;) {
+    char* const data = (busy ? busy.data() : quiet.data()) + headroom;
+    const std::size_t room =
+        std::min((busy ? BorrowedBuffer::size : quiet.size()) - headroom, state.options.max_read);
+    auto [read_error, n] = co_await from.read_some(net::buffer(data, room));
+    if (read_error) {
+      co_await end_session(state, from_side, read_error);
+      co_return;
+    }
+    if (n == 0) continue;
+    counter += n;
+    if (const error_code write_error = co_await to.write(net::buffer(data, n))) {
+      co_await end_session(state, to_side, write_error);
+      co_return;
+    }
+    if (!busy && n == room) {
       busy = BorrowedBuffer::borrow();
-    } else if (busy && n < quiet.size()) {
+    } else if (busy && n < PumpOptions::quiet_buffer_size) {
       busy.release();
     }
+  }
+}
+
+net::awaitable<void> copy(PumpState& state, ByteStream& from, ByteStream& to, Ender from_side,
+                          std::uint64_t& counter) {
+  if (from.can_wait_readable()) {
+    co_await copy_waiting(state, from, to, from_side, counter);
+  } else {
+    co_await copy_reading(state, from, to, from_side, counter);
   }
 }
 
@@ -79,9 +124,25 @@ net::awaitable<void> copy(PumpState& state, ByteStream& from, ByteStream& to, En
 
 net::awaitable<PumpResult> pump(ByteStream& client, ByteStream& console,
                                 const PumpOptions& options) {
-  PumpState state(client, console, options);
-  co_await (copy(state, client, console, Ender::client, state.result.client_to_console) &&
-            copy(state, console, client, Ender::console, state.result.console_to_client));
+  const auto executor = co_await net::this_coro::executor;
+  PumpState state(client, console, options, executor);
+  // client → console runs beside us; console → client runs here. Then we wait
+  // for the other one (it stops soon after: end_session aborted or closed its
+  // streams).
+  net::co_spawn(executor,
+                copy(state, client, console, Ender::client, state.result.client_to_console),
+                [&state](const std::exception_ptr& error) {
+                  if (error) {  // not expected; end the session rather than leave it half open
+                    state.console.abort();
+                    state.client.abort();
+                  }
+                  state.upstream_done = true;
+                  state.joined.cancel();
+                });
+  co_await copy(state, console, client, Ender::console, state.result.console_to_client);
+  while (!state.upstream_done) {
+    co_await state.joined.async_wait(net::as_tuple(net::use_awaitable));
+  }
   co_return state.result;
 }
 

@@ -10,9 +10,11 @@
 
 namespace cgw::stream {
 
-// Per direction, a read goes into a small buffer of the pump's own while the
-// stream is quiet, and into a 64 KiB BorrowedBuffer while data flows: an idle
-// session holds 2 x quiet_buffer_size bytes, not 2 x 64 KiB.
+// Per direction: when the source can wait for data without a buffer (sockets,
+// the browser's WebSocket), a 64 KiB BorrowedBuffer is lent for each read and
+// its write only, so an idle session holds no read buffer. Other sources (an SSH
+// channel, TLS) read into a small buffer of the pump's own while quiet and
+// into a borrowed one while data flows.
 struct PumpOptions {
   static constexpr std::size_t quiet_buffer_size = 512;
   std::size_t max_read = 64 * 1024;  // at most this much per read (tests lower it)
@@ -28,7 +30,7 @@ struct PumpResult {
   std::uint64_t console_to_client = 0;
 };
 
-// Runs on the caller's executor (the session strand); returns when both directions
+// Runs on the caller's executor (one thread, or a strand); returns when both directions
 // have stopped. The client stream is closed in order when the console ends; the
 // console stream is aborted when the client ends. `options` is copied when the
 // coroutine first runs, so it must outlive that first resumption (awaiting pump()

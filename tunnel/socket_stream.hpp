@@ -1,5 +1,12 @@
 // SocketStream: a ByteStream over a connected Asio stream socket (TCP or UNIX).
-// Owns the socket; used from the owning session's strand only.
+// Owns the socket; used from the owning session's thread only.
+//
+// It waits for readability without a buffer (can_wait_readable), and reads
+// without blocking: read_some() completes with 0 bytes when the socket has
+// nothing (EAGAIN), and only then does wait_readable() wait. Waiting only after
+// EAGAIN matters: Asio's reactor is edge-triggered and does not remember a
+// readiness edge for a wait that was not yet queued, so a wait after a short
+// read could miss data that arrived in between.
 #pragma once
 
 #include "stream/byte_stream.hpp"
@@ -15,17 +22,41 @@ namespace net = boost::asio;
 template <class Socket>
 class SocketStream final : public stream::ByteStream {
  public:
-  explicit SocketStream(Socket socket) : socket_(std::move(socket)) {}
+  explicit SocketStream(Socket socket) : socket_(std::move(socket)) {
+    stream::error_code ignored;
+    socket_.non_blocking(true, ignored);
+  }
+
+  bool can_wait_readable() const noexcept override { return true; }
+
+  stream::net::awaitable<stream::error_code> wait_readable() override {
+    if (!drained_) co_return stream::error_code{};
+    auto [ec] = co_await socket_.async_wait(Socket::wait_read, net::as_tuple(net::use_awaitable));
+    drained_ = false;
+    co_return ec;
+  }
 
   stream::net::awaitable<std::tuple<stream::error_code, std::size_t>> read_some(
       stream::net::mutable_buffer buf) override {
-    co_return co_await socket_.async_read_some(buf, net::as_tuple(net::use_awaitable));
+    stream::error_code ec;
+    const std::size_t n = socket_.read_some(buf, ec);
+    if (ec == net::error::would_block || ec == net::error::try_again) {
+      drained_ = true;
+      co_return std::tuple{stream::error_code{}, std::size_t{0}};
+    }
+    co_return std::tuple{ec, n};
   }
 
   stream::net::awaitable<stream::error_code> write(stream::net::const_buffer buf) override {
-    auto [ec, n] = co_await net::async_write(socket_, buf, net::as_tuple(net::use_awaitable));
-    (void)n;
-    co_return ec;
+    // Most writes fit the socket's buffer: try at once, wait only for the rest.
+    stream::error_code ec;
+    const std::size_t n = socket_.write_some(buf, ec);
+    if (!ec && n == buf.size()) co_return ec;
+    if (ec && ec != net::error::would_block && ec != net::error::try_again) co_return ec;
+    auto [error, written] =
+        co_await net::async_write(socket_, buf + n, net::as_tuple(net::use_awaitable));
+    (void)written;
+    co_return error;
   }
 
   stream::net::awaitable<void> close(stream::EndReason) override {
@@ -43,6 +74,7 @@ class SocketStream final : public stream::ByteStream {
 
  private:
   Socket socket_;
+  bool drained_ = false;  // the last read found nothing: wait before the next
 };
 
 }  // namespace cgw::tunnel

@@ -1,0 +1,199 @@
+#include "gateway/ws_stream.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/websocket/error.hpp>
+#include <boost/system/errc.hpp>
+
+#include <array>
+
+namespace cgw::gateway {
+
+namespace net = boost::asio;
+using stream::error_code;
+
+namespace {
+
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+constexpr auto close_limit = std::chrono::seconds(5);
+
+bool would_block(const error_code& ec) {
+  return ec == net::error::would_block || ec == net::error::try_again;
+}
+
+}  // namespace
+
+WsStream::WsStream(tcp::socket socket) : socket_(std::move(socket)) {
+  error_code ignored;
+  socket_.non_blocking(true, ignored);
+}
+
+WsStream::~WsStream() = default;
+
+void WsStream::keep_alive(std::chrono::milliseconds interval) {
+  join_keepalive(socket_.get_executor(), interval);
+}
+
+void WsStream::on_tick() {
+  if (rx_seen_) {
+    rx_seen_ = false;
+    quiet_ticks_ = 0;
+    return;
+  }
+  if (!socket_.is_open()) return;
+  ++quiet_ticks_;
+  // Ticks come every half interval: ping after one interval of silence, give
+  // up after two.
+  if (quiet_ticks_ >= 4) {
+    timed_out_ = true;
+    abort();
+    return;
+  }
+  if (quiet_ticks_ != 2 || close_sent_) return;
+  static constexpr char ping[] = {'\x89', '\x00'};
+  if (writing_ || !control_out_.empty()) {
+    control_out_.append(ping, sizeof ping);  // rides with the next write
+    return;
+  }
+  error_code ec;
+  const std::size_t n = socket_.write_some(net::buffer(ping), ec);
+  if (n < sizeof ping && (!ec || would_block(ec))) control_out_.append(ping + n, sizeof ping - n);
+}
+
+net::awaitable<error_code> WsStream::wait_readable() {
+  if (!drained_) co_return error_code{};
+  auto [ec] = co_await socket_.async_wait(tcp::socket::wait_read, use_tuple);
+  drained_ = false;
+  if (timed_out_) co_return net::error::timed_out;
+  co_return ec;
+}
+
+net::awaitable<std::tuple<error_code, std::size_t>> WsStream::read_some(net::mutable_buffer buf) {
+  using Result = std::tuple<error_code, std::size_t>;
+  if (timed_out_) co_return Result{net::error::timed_out, 0};
+  if (decoder_.close_received()) co_return Result{boost::beast::websocket::error::closed, 0};
+  error_code ec;
+  const std::size_t n = socket_.read_some(buf, ec);
+  if (would_block(ec)) {
+    drained_ = true;
+    co_return Result{error_code{}, 0};
+  }
+  if (ec) co_return Result{ec, 0};
+  rx_seen_ = true;
+  const std::size_t payload = decoder_.decode(static_cast<std::uint8_t*>(buf.data()), n);
+  (void)decoder_.take_pong();
+  if (decoder_.failed()) {
+    if (!close_sent_) {
+      close_sent_ = true;
+      const std::string frame = ::cgw::websocket::close_frame(decoder_.error_code(),
+                                                              std::string(decoder_.error_reason()));
+      co_await send_control(frame);
+    }
+    co_return Result{boost::system::errc::make_error_code(boost::system::errc::protocol_error), 0};
+  }
+  if (auto ping = decoder_.take_ping(); ping && !close_sent_) {
+    const std::string pong = ::cgw::websocket::control_frame(::cgw::websocket::Opcode::pong, *ping);
+    if (const error_code e = co_await send_control(pong)) co_return Result{e, 0};
+  }
+  if (decoder_.close_received()) {
+    if (!close_sent_) {
+      // The browser closes first: answer with its code, as RFC 6455 asks.
+      close_sent_ = true;
+      const std::uint16_t code = decoder_.close_code();
+      std::string reply;
+      if (code == 1005) {
+        reply = ::cgw::websocket::control_frame(::cgw::websocket::Opcode::close, {});
+      } else {
+        reply = ::cgw::websocket::close_frame(code, {});
+      }
+      co_await send_control(reply);
+    }
+    if (closing_) closing_->cancel();
+    if (payload == 0) co_return Result{boost::beast::websocket::error::closed, 0};
+  }
+  co_return Result{error_code{}, payload};
+}
+
+net::awaitable<void> WsStream::wait_turn() {
+  while (writing_) {
+    if (!turn_) turn_ = std::make_unique<Timer>(socket_.get_executor());
+    turn_->expires_at(Timer::time_point::max());
+    co_await turn_->async_wait(use_tuple);
+  }
+}
+
+net::awaitable<error_code> WsStream::send(net::const_buffer header, net::const_buffer payload) {
+  co_await wait_turn();
+  if (!socket_.is_open()) co_return net::error::bad_descriptor;
+  std::string control = std::move(control_out_);
+  control_out_.clear();
+  std::array<net::const_buffer, 3> buffers{net::buffer(control), header, payload};
+  // Most frames fit the socket's buffer: one sendmsg, no wait.
+  error_code ec;
+  std::size_t done = socket_.write_some(buffers, ec);
+  const std::size_t total = net::buffer_size(buffers);
+  if (!ec && done == total) co_return ec;
+  if (ec && !would_block(ec)) co_return ec;
+  // The rest, waiting for room; other writers wait their turn meanwhile.
+  writing_ = true;
+  std::size_t skip = done;
+  for (auto& b : buffers) {
+    const std::size_t cut = std::min(skip, b.size());
+    b += cut;
+    skip -= cut;
+  }
+  auto [error, written] = co_await net::async_write(socket_, buffers, use_tuple);
+  (void)written;
+  writing_ = false;
+  if (turn_) turn_->cancel();
+  co_return error;
+}
+
+net::awaitable<error_code> WsStream::write(net::const_buffer buf) {
+  std::array<std::uint8_t, ::cgw::websocket::max_header_size> header;
+  const std::size_t n =
+      ::cgw::websocket::write_header(header.data(), ::cgw::websocket::Opcode::binary, buf.size());
+  co_return co_await send(net::buffer(header.data(), n), buf);
+}
+
+net::awaitable<error_code> WsStream::send_control(const std::string& frame) {
+  control_out_ += frame;
+  co_return co_await send(net::const_buffer(), net::const_buffer());
+}
+
+net::awaitable<void> WsStream::close(stream::EndReason why) {
+  if (close_sent_ || !socket_.is_open()) co_return;
+  if (override_) why = *override_;
+  close_sent_ = true;
+  const std::string frame = ::cgw::websocket::close_frame(why.code, why.text);
+  co_await send_control(frame);
+  if (decoder_.close_received() || !socket_.is_open()) co_return;
+  // The browser answers; whoever reads sees it. Cut the socket if it does not.
+  closing_ = std::make_unique<Timer>(socket_.get_executor());
+  closing_->expires_after(close_limit);
+  closing_->async_wait([this](const error_code& ec) {
+    if (!ec) abort();  // cancelled: `this` may be gone, so touch nothing
+  });
+}
+
+net::awaitable<void> WsStream::close_and_drain(stream::EndReason why) {
+  co_await close(why);
+  std::array<std::uint8_t, 256> scratch;
+  for (;;) {
+    if (co_await wait_readable()) break;
+    auto [ec, n] = co_await read_some(net::buffer(scratch));
+    if (ec) break;
+  }
+  abort();
+}
+
+void WsStream::abort() noexcept {
+  error_code ignored;
+  if (closing_) closing_->cancel();
+  if (turn_) turn_->cancel();
+  socket_.shutdown(tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+}
+
+}  // namespace cgw::gateway

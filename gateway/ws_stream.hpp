@@ -1,0 +1,85 @@
+// WsStream: the browser's end of a plain (ws://) session as a ByteStream, on a
+// socket whose HTTP upgrade has been answered. Binary messages carry the
+// console's bytes; message boundaries mean nothing.
+//
+// Our own framing (websocket/frame.hpp) rather than Beast's WebSocket stream,
+// for what an idle or busy console costs (docs/benchmarks.md): an idle session
+// holds no read buffer (it waits for readability, then decodes in place in the
+// buffer the pump lends for the moment), a frame leaves in one sendmsg with its
+// header, unmasking works on words, and pings come from one timer per thread
+// (Keepalive) rather than one per session.
+//
+// Used on the session's thread only. At most one read and one write from the
+// pump at a time; pongs and close replies are written between data frames.
+#pragma once
+
+#include "gateway/keepalive.hpp"
+#include "stream/byte_stream.hpp"
+#include "websocket/frame.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace cgw::gateway {
+
+class WsStream final : public stream::ByteStream, private KeepaliveMember {
+ public:
+  using tcp = boost::asio::ip::tcp;
+
+  explicit WsStream(tcp::socket socket);
+  ~WsStream() override;
+
+  // Pings the browser after `interval` without a frame from it, and gives up on
+  // it after twice that. Zero: never.
+  void keep_alive(std::chrono::milliseconds interval);
+
+  bool can_wait_readable() const noexcept override { return true; }
+  stream::net::awaitable<stream::error_code> wait_readable() override;
+  stream::net::awaitable<std::tuple<stream::error_code, std::size_t>> read_some(
+      stream::net::mutable_buffer buf) override;
+  stream::net::awaitable<stream::error_code> write(stream::net::const_buffer buf) override;
+
+  // Sends a close frame with `why` (or the override), then gives the browser
+  // 5 s to answer before the socket is cut. The answer is read by whoever
+  // reads (the pump); see close_and_drain() when nobody does.
+  stream::net::awaitable<void> close(stream::EndReason why) override;
+  // close(), then reads (and drops) until the browser's close frame or the end.
+  stream::net::awaitable<void> close_and_drain(stream::EndReason why);
+  void abort() noexcept override;
+
+  // The reason the next close() gives, whatever the pump asks for (the gateway
+  // is stopping: 1001). Call on the session's thread.
+  void override_close_reason(stream::EndReason why) { override_ = std::move(why); }
+
+ private:
+  using Timer = boost::asio::steady_timer;
+
+  void on_tick() override;
+  // Appends a control frame and writes it out, after any write in flight.
+  stream::net::awaitable<stream::error_code> send_control(const std::string& frame);
+  // Waits until no write is in flight.
+  stream::net::awaitable<void> wait_turn();
+  // Writes `head` (pending control frames), then `header` + `payload`.
+  stream::net::awaitable<stream::error_code> send(stream::net::const_buffer header,
+                                                  stream::net::const_buffer payload);
+
+  tcp::socket socket_;
+  ::cgw::websocket::Decoder decoder_;
+  std::string control_out_;         // whole control frames waiting to be written
+  std::unique_ptr<Timer> turn_;     // made only when two writers meet
+  std::unique_ptr<Timer> closing_;  // the close handshake's time limit
+  std::optional<stream::EndReason> override_;
+  bool drained_ = false;  // the last read found nothing: wait before the next
+  bool writing_ = false;  // a write is in flight
+  bool close_sent_ = false;
+  bool rx_seen_ = false;  // a frame came since the last keepalive tick
+  bool timed_out_ = false;
+  unsigned char quiet_ticks_ = 0;
+};
+
+}  // namespace cgw::gateway
