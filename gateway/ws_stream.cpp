@@ -80,6 +80,9 @@ net::awaitable<std::tuple<error_code, std::size_t>> WsStream::read_some(net::mut
     co_return Result{error_code{}, 0};
   }
   if (ec) co_return Result{ec, 0};
+  // A read that did not fill the buffer emptied the socket: wait before the
+  // next (see SocketStream on why that is safe with Asio's reactor).
+  drained_ = n < buf.size();
   rx_seen_ = true;
   const std::size_t payload = decoder_.decode(static_cast<std::uint8_t*>(buf.data()), n);
   (void)decoder_.take_pong();

@@ -74,7 +74,7 @@ class WsStream final : public stream::ByteStream, private KeepaliveMember {
   std::unique_ptr<Timer> turn_;     // made only when two writers meet
   std::unique_ptr<Timer> closing_;  // the close handshake's time limit
   std::optional<stream::EndReason> override_;
-  bool drained_ = false;  // the last read found nothing: wait before the next
+  bool drained_ = false;  // the last read emptied the socket: wait before the next
   bool writing_ = false;  // a write is in flight
   bool close_sent_ = false;
   bool rx_seen_ = false;  // a frame came since the last keepalive tick

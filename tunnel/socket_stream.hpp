@@ -3,10 +3,10 @@
 //
 // It waits for readability without a buffer (can_wait_readable), and reads
 // without blocking: read_some() completes with 0 bytes when the socket has
-// nothing (EAGAIN), and only then does wait_readable() wait. Waiting only after
-// EAGAIN matters: Asio's reactor is edge-triggered and does not remember a
-// readiness edge for a wait that was not yet queued, so a wait after a short
-// read could miss data that arrived in between.
+// nothing (EAGAIN). After a read that did not fill its buffer the socket is
+// taken as drained and wait_readable() waits; that is safe because Asio re-arms
+// the descriptor (EPOLL_CTL_MOD) for every wait, and epoll then reports data
+// that arrived in between. It saves a read that would only say EAGAIN.
 #pragma once
 
 #include "stream/byte_stream.hpp"
@@ -44,6 +44,7 @@ class SocketStream final : public stream::ByteStream {
       drained_ = true;
       co_return std::tuple{stream::error_code{}, std::size_t{0}};
     }
+    drained_ = !ec && n < buf.size();
     co_return std::tuple{ec, n};
   }
 
@@ -74,7 +75,7 @@ class SocketStream final : public stream::ByteStream {
 
  private:
   Socket socket_;
-  bool drained_ = false;  // the last read found nothing: wait before the next
+  bool drained_ = false;  // the last read emptied the socket: wait before the next
 };
 
 }  // namespace cgw::tunnel
