@@ -22,15 +22,17 @@ using Ender = PumpResult::Ender;
 struct PumpState {
   // A constructor, not brace-initialisation: GCC 12 mis-destroys aggregates
   // initialised with temporaries inside a coroutine frame.
-  PumpState(ByteStream& c, ByteStream& k, const PumpOptions& o, const net::any_io_executor& ex)
-      : client(c), console(k), options(o), joined(ex, net::steady_timer::time_point::max()) {}
+  PumpState(ByteStream& c, ByteStream& k, const PumpOptions& o)
+      : client(c), console(k), options(o) {}
   ByteStream& client;
   ByteStream& console;
   PumpOptions options;
   PumpResult result;
   bool ending = false;
   bool upstream_done = false;  // the client → console direction has returned
-  net::steady_timer joined;    // cancelled when it does (the join, without a parallel group)
+  // Made only when the pump has to wait for that direction, and cancelled when
+  // it returns: the join, without a parallel group or a timer per idle session.
+  std::unique_ptr<net::steady_timer> joined;
 };
 
 // The first direction to stop ends the session for both; the other one then
@@ -111,13 +113,12 @@ net::awaitable<void> copy_reading(PumpState& state, ByteStream& from, ByteStream
   }
 }
 
-net::awaitable<void> copy(PumpState& state, ByteStream& from, ByteStream& to, Ender from_side,
-                          std::uint64_t& counter) {
-  if (from.can_wait_readable()) {
-    co_await copy_waiting(state, from, to, from_side, counter);
-  } else {
-    co_await copy_reading(state, from, to, from_side, counter);
-  }
+using Copy = net::awaitable<void> (*)(PumpState&, ByteStream&, ByteStream&, Ender, std::uint64_t&);
+
+// Chosen per direction up front, so that no extra coroutine frame sits between
+// the pump and the loop while a session idles.
+Copy copy_for(const ByteStream& from) {
+  return from.can_wait_readable() ? &copy_waiting : &copy_reading;
 }
 
 }  // namespace
@@ -125,23 +126,29 @@ net::awaitable<void> copy(PumpState& state, ByteStream& from, ByteStream& to, En
 net::awaitable<PumpResult> pump(ByteStream& client, ByteStream& console,
                                 const PumpOptions& options) {
   const auto executor = co_await net::this_coro::executor;
-  PumpState state(client, console, options, executor);
+  PumpState state(client, console, options);
   // client → console runs beside us; console → client runs here. Then we wait
   // for the other one (it stops soon after: end_session aborted or closed its
   // streams).
-  net::co_spawn(executor,
-                copy(state, client, console, Ender::client, state.result.client_to_console),
-                [&state](const std::exception_ptr& error) {
-                  if (error) {  // not expected; end the session rather than leave it half open
-                    state.console.abort();
-                    state.client.abort();
-                  }
-                  state.upstream_done = true;
-                  state.joined.cancel();
-                });
-  co_await copy(state, console, client, Ender::console, state.result.console_to_client);
+  net::co_spawn(
+      executor,
+      copy_for(client)(state, client, console, Ender::client, state.result.client_to_console),
+      [&state](const std::exception_ptr& error) {
+        if (error) {  // not expected; end the session rather than leave it half open
+          state.console.abort();
+          state.client.abort();
+        }
+        state.upstream_done = true;
+        if (state.joined) state.joined->cancel();
+      });
+  co_await copy_for(console)(state, console, client, Ender::console,
+                             state.result.console_to_client);
   while (!state.upstream_done) {
-    co_await state.joined.async_wait(net::as_tuple(net::use_awaitable));
+    if (!state.joined) {
+      state.joined =
+          std::make_unique<net::steady_timer>(executor, net::steady_timer::time_point::max());
+    }
+    co_await state.joined->async_wait(net::as_tuple(net::use_awaitable));
   }
   co_return state.result;
 }
