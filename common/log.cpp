@@ -1,6 +1,9 @@
 #include "common/log.hpp"
 
+#include <unistd.h>
+
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -26,6 +29,24 @@ const char* level_name(Level level) {
   return "?";
 }
 
+// "2026-01-02T03:04:05." for the second `secs`: formatted once per second and
+// thread, as most lines of a busy second share it.
+std::string_view second_stamp(std::time_t secs) {
+  thread_local std::time_t cached_secs = -1;
+  thread_local char cached[32];
+  thread_local std::size_t cached_length = 0;
+  if (secs != cached_secs) {
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    const int n =
+        std::snprintf(cached, sizeof cached, "%04d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900,
+                      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    cached_length = n > 0 ? static_cast<std::size_t>(n) : 0;
+    cached_secs = secs;
+  }
+  return {cached, cached_length};
+}
+
 }  // namespace
 
 bool parse_level(std::string_view text, Level& out) {
@@ -44,25 +65,50 @@ bool enabled(Level level) {
   return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed);
 }
 
-void write_line(Level level, std::string_view component, std::string_view message) {
+namespace detail {
+
+void begin_line(std::string& line, Level level, std::string_view component) {
   using namespace std::chrono;
-  const auto now = system_clock::now();
-  const std::time_t secs = system_clock::to_time_t(now);
-  const auto millis = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char stamp[64];
-  std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(millis));
+  const auto since_epoch = duration_cast<milliseconds>(system_clock::now().time_since_epoch());
+  const auto millis = static_cast<int>(since_epoch.count() % 1000);
+  line.append(second_stamp(static_cast<std::time_t>(since_epoch.count() / 1000)));
+  line.push_back(static_cast<char>('0' + millis / 100));
+  line.push_back(static_cast<char>('0' + millis / 10 % 10));
+  line.push_back(static_cast<char>('0' + millis % 10));
+  line.append("Z ").append(level_name(level)).append(" ").append(component).append(": ");
+}
+
+void end_line(std::string& line) {
+  line.push_back('\n');
+  // One write per line, so lines from different threads never interleave: the
+  // kernel writes a line this short to a file, pipe or socket in one piece, and
+  // threads need not wait for each other. Only what is left of a rare short
+  // write goes out under the lock, in a loop.
+  const ssize_t first = ::write(STDERR_FILENO, line.data(), line.size());
+  if (first == static_cast<ssize_t>(line.size())) return;
+  if (first < 0 && errno != EINTR) return;  // nowhere to report it
+  std::lock_guard lock(g_write_mutex);
+  const char* data = line.data() + (first > 0 ? first : 0);
+  std::size_t left = line.size() - static_cast<std::size_t>(first > 0 ? first : 0);
+  while (left > 0) {
+    const ssize_t n = ::write(STDERR_FILENO, data, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    data += n;
+    left -= static_cast<std::size_t>(n);
+  }
+}
+
+}  // namespace detail
+
+void write_line(Level level, std::string_view component, std::string_view message) {
   std::string line;
   line.reserve(message.size() + component.size() + 48);
-  line.append(stamp).append(" ").append(level_name(level)).append(" ");
-  line.append(component).append(": ").append(message).append("\n");
-  // One write per line, so lines from different threads never interleave.
-  std::lock_guard lock(g_write_mutex);
-  std::fwrite(line.data(), 1, line.size(), stderr);
-  std::fflush(stderr);
+  detail::begin_line(line, level, component);
+  line.append(message);
+  detail::end_line(line);
 }
 
 }  // namespace cgw::log

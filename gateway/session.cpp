@@ -55,11 +55,14 @@ struct SessionLog {
   Clock::time_point started = Clock::now();
 
   std::string prefix() const {
-    std::ostringstream out;
-    out << "session=" << id << " client=" << client;
-    if (client != peer_text) out << " proxy=" << peer_text;
-    out << " host=" << host_id << " uuid=" << uuid;
-    return out.str();
+    char number[24];
+    const auto end = std::to_chars(number, number + sizeof number, id).ptr;
+    std::string out;
+    out.reserve(80 + client.size() + peer_text.size() + host_id.size() + uuid.size());
+    out.append("session=").append(number, end).append(" client=").append(client);
+    if (client != peer_text) out.append(" proxy=").append(peer_text);
+    out.append(" host=").append(host_id).append(" uuid=").append(uuid);
+    return out;
   }
 };
 
@@ -321,17 +324,20 @@ net::awaitable<void> pump_console(Client& client, Connected& c, Services& s,
 // while the console is open.
 struct PlainConsole {
   PlainConsole(tcp::socket socket, Request r, std::string t, SessionLog l)
-      : ws(std::move(socket)), req(std::move(r)), target(std::move(t)), log(std::move(l)) {}
+      : ws(std::move(socket)),
+        req(std::make_unique<Request>(std::move(r))),
+        target(std::move(t)),
+        log(std::move(l)) {}
   WsStream ws;
-  Request req;
+  std::unique_ptr<Request> req;  // until the console is connected
   std::string target;
   SessionLog log;
 };
 
 net::awaitable<void> run_plain_console(std::unique_ptr<PlainConsole> session, Services& s) {
-  Connected c = co_await connect_console(s, session->req, session->target, session->log);
+  Connected c = co_await connect_console(s, *session->req, session->target, session->log);
   // The request is not needed any more; an idle console should hold little.
-  session->req = Request{};
+  session->req.reset();
   std::string().swap(session->target);
   if (!c.console) {
     const stream::EndReason why = end_reason(c.refused);

@@ -3,16 +3,18 @@
 #include "common/log.hpp"
 #include "libvirt_adapter/libvirt_handles.hpp"
 
-#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <map>
+#include <mutex>
 #include <optional>
 
 namespace cgw::libvirt {
@@ -20,44 +22,58 @@ namespace {
 
 constexpr log::Logger logger{"libvirt"};
 
-using PoolStrand = net::strand<net::thread_pool::executor_type>;
-
-// One host: its connection lives on its strand of the pool and is touched nowhere else.
+// One host: its libvirt calls run on threads of its own, as many at once as it
+// has threads, so a host that hangs ties up only its own. The connection is
+// shared by those threads (libvirt connections are thread-safe); opening,
+// checking and dropping it happen under the mutex.
 struct Host {
-  Host(HostSpec s, PoolStrand st) : spec(std::move(s)), strand(std::move(st)) {}
+  Host(HostSpec s, unsigned threads) : spec(std::move(s)), pool(threads) {}
   HostSpec spec;
-  PoolStrand strand;
+  net::thread_pool pool;
+  std::mutex mutex;
   Connection connection;
 };
 
-// The rendezvous of one blocking call: the worker stores the result and cancels the
-// timer, on the caller's executor; the caller waits on the timer, which also bounds the wait.
-template <class T>
-struct Rendezvous {
-  explicit Rendezvous(net::any_io_executor ex) : timer(std::move(ex)) {}
+// One blocking call and its deadline. Whichever ends first, the call or the
+// timer, completes the caller, once; the loser finds `settled` already set.
+// It holds the caller's handler (and so the caller's frame) and nothing of the
+// host's threads: a call still waiting when the server stops is destroyed with
+// the event loop, after the hosts.
+template <class T, class Handler>
+struct PendingCall {
+  PendingCall(Handler h, const net::any_io_executor& ex) : handler(std::move(h)), timer(ex) {}
+  Handler handler;
   net::steady_timer timer;
-  std::optional<T> result;
+  std::atomic<bool> settled{false};
 };
 
-// Runs `work` on `where`, returns its result on the caller's executor, or nullopt
-// once `timeout` has passed. `where` is taken by reference and used only before
-// the first suspension: a frame still waiting when the server shuts down is
-// destroyed with the event loop, after the pool, and must not own a pool strand.
-template <class T, class Work>
-net::awaitable<std::optional<T>> run_blocking(const PoolStrand& where, Work work,
-                                              std::chrono::milliseconds timeout) {
-  auto caller = co_await net::this_coro::executor;
-  auto meeting = std::make_shared<Rendezvous<T>>(caller);
-  meeting->timer.expires_after(timeout);
-  net::post(where, [meeting, work = std::move(work)]() mutable {
-    T value = work();
-    net::post(meeting->timer.get_executor(), [meeting, value = std::move(value)]() mutable {
-      meeting->result = std::move(value);
-      meeting->timer.cancel();
+// Runs `work` on `where` and completes with its result on the caller's executor,
+// or with nullopt once `timeout` has passed, even if `work` is still blocked.
+// `where` is used only while starting.
+template <class T, class Work, class Token>
+auto async_run_blocking(net::thread_pool& where, Work work, std::chrono::milliseconds timeout,
+                        Token&& token) {
+  auto start = [&where, timeout](auto handler, Work job) {
+    using Handler = decltype(handler);
+    const net::any_io_executor caller = net::get_associated_executor(handler);
+    auto call = std::make_shared<PendingCall<T, Handler>>(std::move(handler), caller);
+    call->timer.expires_after(timeout);
+    call->timer.async_wait([call](const boost::system::error_code& ec) {
+      if (ec || call->settled.exchange(true)) return;
+      std::move(call->handler)(std::optional<T>());
     });
-  });
-  co_await meeting->timer.async_wait(net::as_tuple(net::use_awaitable));
-  co_return std::move(meeting->result);
+    net::post(where, [call, job = std::move(job)]() mutable {
+      T value = job();
+      if (call->settled.exchange(true)) return;  // timed out: nobody waits any more
+      const auto ex = call->timer.get_executor();
+      net::post(ex, [call = std::move(call), value = std::move(value)]() mutable {
+        call->timer.cancel();
+        std::move(call->handler)(std::optional<T>(std::move(value)));
+      });
+    });
+  };
+  return net::async_initiate<Token, void(std::optional<T>)>(std::move(start), token,
+                                                            std::move(work));
 }
 
 DomainLookup failure(DomainLookup::Status status, std::string reason) {
@@ -67,7 +83,7 @@ DomainLookup failure(DomainLookup::Status status, std::string reason) {
   return out;
 }
 
-// Opens the connection if there is none or it died. Runs on the host's strand.
+// Opens the connection if there is none or it died. Called under the host's mutex.
 bool ensure_connected(Host& host, const HypervisorOptions& options, std::string& error) {
   if (host.connection && virConnectIsAlive(host.connection.get()) == 1) return true;
   if (host.connection) {
@@ -88,39 +104,60 @@ bool ensure_connected(Host& host, const HypervisorOptions& options, std::string&
   return true;
 }
 
-// The whole lookup, as one blocking job on the host's strand.
+// A reference of the host's live connection for one call, opened when needed;
+// empty when it cannot be opened.
+Connection use_connection(Host& host, const HypervisorOptions& options, std::string& error) {
+  const std::lock_guard lock(host.mutex);
+  if (!ensure_connected(host, options, error)) return Connection();
+  virConnectRef(host.connection.get());
+  return Connection(host.connection.get());
+}
+
+// After a failure that means the connection is unusable: the next call reopens it
+// (unless another call has already replaced it).
+void drop_connection(Host& host, const Connection& used) {
+  const std::lock_guard lock(host.mutex);
+  if (host.connection.get() == used.get()) host.connection.reset();
+}
+
+// The whole lookup, as one blocking job on one of the host's threads.
 DomainLookup lookup_blocking(Host& host, const HypervisorOptions& options,
                              const std::string& uuid) {
   std::string error;
-  if (!ensure_connected(host, options, error)) {
+  const Connection conn = use_connection(host, options, error);
+  if (!conn) {
     return failure(DomainLookup::Status::unreachable,
                    "cannot connect to " + host.spec.uri + ": " + error);
   }
-  Domain domain(virDomainLookupByUUIDString(host.connection.get(), uuid.c_str()));
+  const Domain domain(virDomainLookupByUUIDString(conn.get(), uuid.c_str()));
   if (!domain) {
     LastError err = LastError::take();
     if (err.code == VIR_ERR_NO_DOMAIN || err.code == VIR_ERR_INVALID_ARG) {
       return failure(DomainLookup::Status::unknown_domain, err.message);
     }
     // Anything else means the connection is unusable: drop it, the next call reopens.
-    host.connection.reset();
+    drop_connection(host, conn);
     return failure(DomainLookup::Status::unreachable, err.message);
   }
-  const int active = virDomainIsActive(domain.get());
+  // The live XML also says whether the domain runs: libvirt writes id='N' into
+  // it exactly when the domain is active (running or paused), which is what
+  // virDomainIsActive would answer in a call of its own.
   char* xml = virDomainGetXMLDesc(domain.get(), 0);
   if (!xml) {
     LastError err = LastError::take();
-    if (err.code == VIR_ERR_NO_DOMAIN)
+    if (err.code == VIR_ERR_NO_DOMAIN) {
       return failure(DomainLookup::Status::unknown_domain, err.message);
-    host.connection.reset();
+    }
+    drop_connection(host, conn);
     return failure(DomainLookup::Status::unreachable, err.message);
   }
   std::optional<DomainXml> parsed = parse_domain_xml(xml);
   std::free(xml);
-  if (!parsed)
+  if (!parsed) {
     return failure(DomainLookup::Status::unreachable, "libvirt returned unreadable domain XML");
+  }
   DomainLookup out;
-  out.running = active == 1;
+  out.running = parsed->has_id;
   out.domain = std::move(*parsed);
   return out;
 }
@@ -128,15 +165,14 @@ DomainLookup lookup_blocking(Host& host, const HypervisorOptions& options,
 }  // namespace
 
 struct Hypervisors::Impl {
-  Impl(std::vector<HostSpec> specs, HypervisorOptions opts)
-      : options(opts), pool(opts.threads == 0 ? 1 : opts.threads) {
+  Impl(std::vector<HostSpec> specs, HypervisorOptions opts) : options(opts) {
+    const unsigned threads = std::max(1u, opts.threads_per_host);
     for (HostSpec& spec : specs) {
       std::string id = spec.id;
-      hosts.emplace(std::move(id), std::make_unique<Host>(std::move(spec), net::make_strand(pool)));
+      hosts.emplace(std::move(id), std::make_unique<Host>(std::move(spec), threads));
     }
   }
   HypervisorOptions options;
-  net::thread_pool pool;
   std::map<std::string, std::unique_ptr<Host>, std::less<>> hosts;
 };
 
@@ -147,7 +183,7 @@ Hypervisors::Hypervisors(std::vector<HostSpec> hosts, HypervisorOptions options)
 
 Hypervisors::~Hypervisors() {
   // Let calls already inside libvirt finish before the hosts they use go away.
-  impl_->pool.join();
+  for (auto& [id, host] : impl_->hosts) host->pool.join();
 }
 
 bool Hypervisors::has_host(const std::string& host_id) const {
@@ -164,8 +200,8 @@ net::awaitable<DomainLookup> Hypervisors::lookup(std::string host_id, std::strin
   auto job = [host, options, uuid = std::move(uuid)] {
     return lookup_blocking(*host, *options, uuid);
   };
-  std::optional<DomainLookup> result =
-      co_await run_blocking<DomainLookup>(host->strand, std::move(job), options->call_timeout);
+  std::optional<DomainLookup> result = co_await async_run_blocking<DomainLookup>(
+      host->pool, std::move(job), options->call_timeout, net::use_awaitable);
   if (!result) {
     co_return failure(
         DomainLookup::Status::timed_out,

@@ -2,10 +2,10 @@
 //
 // A connection is opened (read-only) on first use, kept alive with libvirt's
 // keepalive, checked before each use and reopened when dead. Every libvirt call
-// runs on a small thread pool, never on a network thread, one call at a time per
-// host, so a slow or dead hypervisor ties up one pool thread and no other host.
-// Each lookup has a time limit: when it passes, the caller gets `timed_out` at
-// once, even if libvirt is still blocked.
+// runs on a thread of the host's own, never on a network thread, one call at a
+// time per host by default, so a slow or dead hypervisor ties up its own thread
+// and no other host. Each lookup has a time limit: when it passes, the caller
+// gets `timed_out` at once, even if libvirt is still blocked.
 //
 // lookup() may be called from any executor and completes on the caller's. The
 // object must outlive every lookup and the executors they complete on must
@@ -32,7 +32,9 @@ struct HostSpec {
 
 struct HypervisorOptions {
   std::chrono::milliseconds call_timeout{10'000};
-  unsigned threads = 4;
+  // Each host's libvirt calls run on threads of its own; this many of them may
+  // run at once.
+  unsigned threads_per_host = 1;
   int keepalive_interval_s = 5;  // libvirt keepalive: probe after this idle time
   unsigned keepalive_count = 3;  // and give up after this many unanswered probes
 };

@@ -129,6 +129,7 @@ KeyMaterial load_secret(const std::string& path, std::string_view text) {
   KeyMaterial key;
   key.algorithm = Algorithm::hs256;
   key.secret = Secret(std::string(trimmed));
+  prepare_hmac(key);
   return key;
 }
 

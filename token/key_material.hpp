@@ -38,7 +38,15 @@ struct KeyMaterial {
   Algorithm algorithm = Algorithm::hs256;
   Secret secret;  // hs256 only
   pkey_ptr pkey;  // es256, eddsa, rs256
+  // hs256 only, optional: SHA-256 after the secret's inner and outer HMAC pads
+  // (prepare_hmac), so that a MAC hashes only the message. Only read once made.
+  md_ctx_ptr hmac_inner;
+  md_ctx_ptr hmac_outer;
 };
+
+// Fills hmac_inner and hmac_outer from the secret; false if OpenSSL fails (the
+// MAC is then computed from the secret each time).
+bool prepare_hmac(KeyMaterial& key);
 
 enum class KeyUse { verify, sign };
 

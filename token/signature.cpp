@@ -5,6 +5,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rsa.h>
 
+#include <cstring>
 #include <stdexcept>
 
 namespace cgw::token::detail {
@@ -105,13 +106,33 @@ std::string digest_sign(const KeyMaterial& key, std::string_view input) {
   return signature;
 }
 
+// HMAC (RFC 2104) from the prepared pad states: H(K^opad || H(K^ipad || m)).
+bool hmac_from_pads(const KeyMaterial& key, std::string_view input, unsigned char* mac) {
+  const md_ctx_ptr ctx(EVP_MD_CTX_new());
+  unsigned char inner[hs256_size];
+  unsigned int length = 0;
+  const bool ok = ctx && EVP_MD_CTX_copy_ex(ctx.get(), key.hmac_inner.get()) == 1 &&
+                  EVP_DigestUpdate(ctx.get(), input.data(), input.size()) == 1 &&
+                  EVP_DigestFinal_ex(ctx.get(), inner, &length) == 1 && length == hs256_size &&
+                  EVP_MD_CTX_copy_ex(ctx.get(), key.hmac_outer.get()) == 1 &&
+                  EVP_DigestUpdate(ctx.get(), inner, sizeof inner) == 1 &&
+                  EVP_DigestFinal_ex(ctx.get(), mac, &length) == 1 && length == hs256_size;
+  OPENSSL_cleanse(inner, sizeof inner);
+  return ok;
+}
+
 std::string hmac_sha256(const KeyMaterial& key, std::string_view input) {
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
-  const auto secret = key.secret.view();
-  if (HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()), bytes_of(input),
-           input.size(), mac, &length) == nullptr) {
-    return {};
+  if (key.hmac_inner && key.hmac_outer) {
+    if (!hmac_from_pads(key, input, mac)) return {};
+    length = hs256_size;
+  } else {
+    const auto secret = key.secret.view();
+    if (HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()), bytes_of(input),
+             input.size(), mac, &length) == nullptr) {
+      return {};
+    }
   }
   std::string out(reinterpret_cast<const char*>(mac), length);
   OPENSSL_cleanse(mac, sizeof mac);
@@ -119,6 +140,38 @@ std::string hmac_sha256(const KeyMaterial& key, std::string_view input) {
 }
 
 }  // namespace
+
+bool prepare_hmac(KeyMaterial& key) {
+  const error_queue_guard guard;
+  constexpr std::size_t block = 64;  // SHA-256's block size
+  // A secret longer than a block is hashed first (RFC 2104); a shorter one is
+  // padded with zeros.
+  unsigned char padded[block] = {};
+  const auto secret = key.secret.view();
+  bool ok = true;
+  if (secret.size() > block) {
+    unsigned int length = 0;
+    ok = EVP_Digest(secret.data(), secret.size(), padded, &length, EVP_sha256(), nullptr) == 1;
+  } else {
+    std::memcpy(padded, secret.data(), secret.size());
+  }
+  const auto pad_state = [&padded](unsigned char pad) {
+    unsigned char bytes[block];
+    for (std::size_t i = 0; i < block; ++i) bytes[i] = static_cast<unsigned char>(padded[i] ^ pad);
+    md_ctx_ptr ctx(EVP_MD_CTX_new());
+    const bool made = ctx && EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) == 1 &&
+                      EVP_DigestUpdate(ctx.get(), bytes, block) == 1;
+    OPENSSL_cleanse(bytes, sizeof bytes);
+    return made ? std::move(ctx) : md_ctx_ptr();
+  };
+  md_ctx_ptr inner = ok ? pad_state(0x36) : md_ctx_ptr();
+  md_ctx_ptr outer = ok ? pad_state(0x5c) : md_ctx_ptr();
+  OPENSSL_cleanse(padded, sizeof padded);
+  if (!inner || !outer) return false;
+  key.hmac_inner = std::move(inner);
+  key.hmac_outer = std::move(outer);
+  return true;
+}
 
 bool verify_signature(const KeyMaterial& key, std::string_view signing_input,
                       std::string_view signature) {

@@ -9,6 +9,10 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 
+#include <algorithm>
+#include <memory>
+#include <tuple>
+
 namespace cgw::tunnel {
 namespace {
 
@@ -24,20 +28,63 @@ std::string tcp_description(const std::string& address, std::uint16_t port) {
   return "tcp " + (v6 ? "[" + address + "]" : address) + ":" + std::to_string(port);
 }
 
+// Bounds a connect with a timer that closes the socket when it fires, which ends
+// the connect with operation_aborted. The timer's handler may run after the
+// coroutine has moved on (a cancelled wait still completes), so what it touches
+// is shared and cleared once the connect is over.
+template <class Socket>
+class ConnectDeadline {
+ public:
+  ConnectDeadline(Socket& socket, std::chrono::milliseconds timeout)
+      : watch_(std::make_shared<Watch>(&socket)), timer_(socket.get_executor(), timeout) {
+    timer_.async_wait([watch = watch_](const boost::system::error_code& ec) {
+      if (ec || !watch->socket) return;
+      watch->fired = true;
+      boost::system::error_code ignored;
+      watch->socket->close(ignored);
+    });
+  }
+  ConnectDeadline(const ConnectDeadline&) = delete;
+  ConnectDeadline& operator=(const ConnectDeadline&) = delete;
+  ~ConnectDeadline() { finish(); }
+
+  // Stops the timer; true when it had already closed the socket.
+  bool finish() {
+    watch_->socket = nullptr;
+    timer_.cancel();
+    return watch_->fired;
+  }
+
+ private:
+  struct Watch {
+    explicit Watch(Socket* s) : socket(s) {}
+    Socket* socket;
+    bool fired = false;
+  };
+  std::shared_ptr<Watch> watch_;
+  net::steady_timer timer_;
+};
+
 net::awaitable<ConnectResult> connect_tcp(std::string address, std::uint16_t port,
                                           std::chrono::milliseconds timeout) {
   auto executor = co_await net::this_coro::executor;
   std::string description = tcp_description(address, port);
-  net::steady_timer timer(executor, timeout);
+  tcp::socket socket(executor);
 
-  // Listen addresses are almost always literal; only names go to the resolver.
-  std::vector<tcp::endpoint> endpoints;
+  // Listen addresses are almost always literal: one endpoint, no resolver.
   boost::system::error_code ec;
   auto literal = net::ip::make_address(address, ec);
+  boost::system::error_code connect_error;
+  bool timed_out = false;
   if (!ec) {
-    endpoints.emplace_back(literal, port);
+    ConnectDeadline<tcp::socket> deadline(socket, timeout);
+    std::tie(connect_error) =
+        co_await socket.async_connect(tcp::endpoint(literal, port), use_tuple);
+    timed_out = deadline.finish() && connect_error;
   } else {
+    const auto started = std::chrono::steady_clock::now();
     tcp::resolver resolver(executor);
+    net::steady_timer timer(executor, timeout);
     auto outcome = co_await (resolver.async_resolve(address, std::to_string(port), use_tuple) ||
                              timer.async_wait(use_tuple));
     if (outcome.index() == 1) {
@@ -48,16 +95,16 @@ net::awaitable<ConnectResult> connect_tcp(std::string address, std::uint16_t por
     if (resolve_error) {
       co_return failed(Failure::console_unreachable, "console address not found", description);
     }
-    for (const auto& entry : results) endpoints.push_back(entry.endpoint());
+    const auto left = std::max(std::chrono::milliseconds(1),
+                               timeout - std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             std::chrono::steady_clock::now() - started));
+    ConnectDeadline<tcp::socket> deadline(socket, left);
+    std::tie(connect_error, std::ignore) = co_await net::async_connect(socket, results, use_tuple);
+    timed_out = deadline.finish() && connect_error;
   }
-
-  tcp::socket socket(executor);
-  auto outcome =
-      co_await (net::async_connect(socket, endpoints, use_tuple) || timer.async_wait(use_tuple));
-  if (outcome.index() == 1) {
+  if (timed_out) {
     co_return failed(Failure::console_unreachable, "console connect timed out", description);
   }
-  auto [connect_error, endpoint] = std::get<0>(outcome);
   if (connect_error) {
     co_return failed(Failure::console_unreachable,
                      "console unreachable: " + connect_error.message(), description);
@@ -77,14 +124,17 @@ net::awaitable<ConnectResult> connect_unix(std::string path, std::chrono::millis
   if (path.size() >= sizeof(sockaddr_un{}.sun_path)) {
     co_return failed(Failure::console_unreachable, "console socket path too long", description);
   }
-  net::steady_timer timer(executor, timeout);
   local::socket socket(executor);
-  auto outcome = co_await (socket.async_connect(local::endpoint(path), use_tuple) ||
-                           timer.async_wait(use_tuple));
-  if (outcome.index() == 1) {
+  boost::system::error_code connect_error;
+  bool timed_out = false;
+  {
+    ConnectDeadline<local::socket> deadline(socket, timeout);
+    std::tie(connect_error) = co_await socket.async_connect(local::endpoint(path), use_tuple);
+    timed_out = deadline.finish() && connect_error;
+  }
+  if (timed_out) {
     co_return failed(Failure::console_unreachable, "console connect timed out", description);
   }
-  auto [connect_error] = std::get<0>(outcome);
   if (connect_error) {
     co_return failed(Failure::console_unreachable,
                      "console unreachable: " + connect_error.message(), description);
