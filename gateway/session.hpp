@@ -1,7 +1,7 @@
 // One client connection, from the first byte to the last: detect TLS, read the
 // HTTP request, then either answer it (health, static files, a refusal) or
 // upgrade to a WebSocket, authorise, find and connect the console, and pump.
-// Runs as a coroutine on the connection's own strand.
+// Runs as coroutines on one network thread's io_context.
 #pragma once
 
 #include "gateway/config.hpp"

@@ -4,7 +4,7 @@
 // unregister when they end.
 //
 // Thread-safe. An entry's ender is called with the registry's lock released and
-// must only post work to its session's strand.
+// must only post work to its session's executor.
 #pragma once
 
 #include <cstdint>

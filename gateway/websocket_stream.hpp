@@ -1,6 +1,6 @@
 // WebSocketStream: the browser's end of a session as a ByteStream. Binary
 // messages carry the console's bytes; message boundaries mean nothing.
-// Owns the Beast WebSocket stream; used from the session's strand only.
+// Owns the Beast WebSocket stream; used from the session's thread only.
 #pragma once
 
 #include "stream/byte_stream.hpp"
@@ -48,7 +48,7 @@ class WebSocketStream final : public stream::ByteStream {
   }
 
   // The reason the next close() gives, whatever the pump asks for (the gateway
-  // is stopping: 1001). Call on the session's strand.
+  // is stopping: 1001). Call on the session's thread.
   void override_close_reason(stream::EndReason why) { override_ = std::move(why); }
 
  private:

@@ -6,7 +6,7 @@
 // wrapped around another.
 //
 // Threading: a ByteStream belongs to one session and every call is made on that
-// session's strand. At most one read_some and one write are in flight at a time,
+// session's thread. At most one read_some and one write are in flight at a time,
 // and close() may run while a read_some is pending.
 #pragma once
 

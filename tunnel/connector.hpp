@@ -4,7 +4,7 @@
 // TunnelProvider given at construction (the SSH tunnel component). Without one,
 // SSH paths fail with Failure::needs_ssh.
 //
-// connect() runs on the caller's executor (a session strand) and never blocks it.
+// connect() runs on the caller's executor (a session's thread) and never blocks it.
 // The Connector itself is immutable after construction and may be shared by all
 // sessions; the TunnelProvider synchronises itself.
 #pragma once
