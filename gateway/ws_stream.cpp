@@ -93,6 +93,20 @@ net::awaitable<std::tuple<error_code, std::size_t>> WsStream::read_some(net::mut
                                                               std::string(decoder_.error_reason()));
       co_await send_control(frame);
     }
+    // Our FIN follows the close frame; then read (and drop) what the browser
+    // still sends until it closes too, for at most close_limit. Closing a socket
+    // with unread data resets the connection, and a reset can destroy the close
+    // frame before the browser has read it.
+    error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    arm_close_limit();
+    for (;;) {
+      auto [waited] = co_await socket_.async_wait(tcp::socket::wait_read, use_tuple);
+      if (waited) break;
+      error_code read_error;
+      socket_.read_some(buf, read_error);
+      if (read_error && !would_block(read_error)) break;
+    }
     co_return Result{boost::system::errc::make_error_code(boost::system::errc::protocol_error), 0};
   }
   if (auto ping = decoder_.take_ping(); ping && !close_sent_) {
@@ -154,6 +168,8 @@ net::awaitable<error_code> WsStream::send(net::const_buffer header, net::const_b
 }
 
 net::awaitable<error_code> WsStream::write(net::const_buffer buf) {
+  // No data after our close frame (RFC 6455 §5.5.1); the session is ending.
+  if (close_sent_) co_return error_code{};
   std::array<std::uint8_t, ::cgw::websocket::max_header_size> header;
   const std::size_t n =
       ::cgw::websocket::write_header(header.data(), ::cgw::websocket::Opcode::binary, buf.size());
@@ -173,6 +189,11 @@ net::awaitable<void> WsStream::close(stream::EndReason why) {
   co_await send_control(frame);
   if (decoder_.close_received() || !socket_.is_open()) co_return;
   // The browser answers; whoever reads sees it. Cut the socket if it does not.
+  arm_close_limit();
+}
+
+void WsStream::arm_close_limit() {
+  if (closing_) return;
   closing_ = std::make_unique<Timer>(socket_.get_executor());
   closing_->expires_after(close_limit);
   closing_->async_wait([this](const error_code& ec) {

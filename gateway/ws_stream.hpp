@@ -60,6 +60,8 @@ class WsStream final : public stream::ByteStream, private KeepaliveMember {
   using Timer = boost::asio::steady_timer;
 
   void on_tick() override;
+  // Cuts the socket if the close handshake has not ended in 5 s.
+  void arm_close_limit();
   // Appends a control frame and writes it out, after any write in flight.
   stream::net::awaitable<stream::error_code> send_control(const std::string& frame);
   // Waits until no write is in flight.

@@ -25,6 +25,8 @@
 #include <thread>
 
 #include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 namespace cgw {
@@ -458,6 +460,85 @@ TEST_F(ConsoleGateway, BytesFlowBothWaysAndBrowserCloseEndsTheConsole) {
   EXPECT_TRUE(echoed == payload);
   client->close();
   EXPECT_TRUE(echo_->wait_for_ended(1, 5s)) << "the console connection stayed open";
+}
+
+// What a browser must not send gets a close code and words, as RFC 6455 asks.
+TEST_F(ConsoleGateway, TextFramesAreRefusedWith1003) {
+  auto client = test::WsClient::connect(ws(token("fake", kEchoUuid)));
+  client->write_text("hello");
+  const test::CloseFrame closed = client->read_until_close();
+  EXPECT_EQ(closed.code, 1003);
+  EXPECT_EQ(closed.reason, "text frames not supported");
+}
+
+TEST_F(ConsoleGateway, BrowserPingsAreAnsweredBetweenData) {
+  auto client = test::WsClient::connect(ws(token("fake", kEchoUuid)));
+  client->ping("are you there");
+  client->write("x");
+  ASSERT_EQ(client->read_exactly(1), "x");  // the pong arrives before the echo
+  EXPECT_EQ(client->pongs_seen(), 1);
+}
+
+// A raw client, for what Beast's client never sends.
+class RawSocket {
+ public:
+  explicit RawSocket(std::uint16_t port) : socket_(ioc_) {
+    socket_.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+    const timeval limit{10, 0};
+    ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+  }
+  void send(std::string_view bytes) { net::write(socket_, net::buffer(bytes)); }
+  // Everything until the end of an HTTP header.
+  std::string read_header() {
+    std::string out;
+    char c = 0;
+    while (out.find("\r\n\r\n") == std::string::npos && net::read(socket_, net::buffer(&c, 1))) {
+      out += c;
+    }
+    return out;
+  }
+  std::string read_exactly(std::size_t n) {
+    std::string out(n, '\0');
+    net::read(socket_, net::buffer(out));
+    return out;
+  }
+
+ private:
+  net::io_context ioc_;
+  tcp::socket socket_;
+};
+
+std::string upgrade_request(const std::string& token_value, std::string_view version) {
+  return "GET /websockify?token=" + token_value +
+         " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: " +
+         std::string(version) + "\r\n\r\n";
+}
+
+TEST_F(ConsoleGateway, UnmaskedClientFramesAreRefusedWith1002) {
+  RawSocket raw(port_);
+  raw.send(upgrade_request(token("fake", kEchoUuid), "13"));
+  const std::string header = raw.read_header();
+  ASSERT_NE(header.find("HTTP/1.1 101"), std::string::npos) << header;
+  // RFC 6455's own example key and answer.
+  EXPECT_NE(header.find("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), std::string::npos)
+      << header;
+  raw.send(std::string("\x82\x02hi", 4));  // binary, unmasked
+  const std::string reason = "unmasked client frame";
+  const std::string frame = raw.read_exactly(4 + reason.size());
+  EXPECT_EQ(static_cast<unsigned char>(frame[0]), 0x88u);  // close, final
+  EXPECT_EQ(static_cast<unsigned char>(frame[1]), 2 + reason.size());
+  EXPECT_EQ((static_cast<unsigned char>(frame[2]) << 8) | static_cast<unsigned char>(frame[3]),
+            1002);
+  EXPECT_EQ(frame.substr(4), reason);
+}
+
+TEST_F(ConsoleGateway, OtherWebSocketVersionsGet426) {
+  RawSocket raw(port_);
+  raw.send(upgrade_request(token("fake", kEchoUuid), "8"));
+  const std::string header = raw.read_header();
+  EXPECT_NE(header.find("HTTP/1.1 426"), std::string::npos) << header;
+  EXPECT_NE(header.find("Sec-WebSocket-Version: 13"), std::string::npos) << header;
 }
 
 TEST_F(ConsoleGateway, OtherSessionsSurviveARefusal) {

@@ -69,10 +69,22 @@ class Client final : public WsClient {
     ws_.binary(true);
     ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
       if (kind == websocket::frame_type::ping) ++pings_;
+      if (kind == websocket::frame_type::pong) ++pongs_;
     });
   }
 
   int pings_seen() const override { return pings_; }
+  int pongs_seen() const override { return pongs_; }
+
+  void write_text(std::string_view text) override {
+    ws_.text(true);
+    ws_.write(net::buffer(text.data(), text.size()));
+    ws_.binary(true);
+  }
+
+  void ping(std::string_view payload) override {
+    ws_.ping(websocket::ping_data(payload.data(), payload.size()));
+  }
 
   Next& next() { return ws_.next_layer(); }
 
@@ -129,6 +141,7 @@ class Client final : public WsClient {
   websocket::response_type response_;
   std::string pending_;
   int pings_ = 0;
+  int pongs_ = 0;
 };
 
 // Keeps the io_context and TLS context alive as long as the client.
@@ -145,6 +158,9 @@ class Owned final : public WsClient {
   CloseFrame read_until_close() override { return client_->read_until_close(); }
   void close(int code) override { client_->close(code); }
   int pings_seen() const override { return client_->pings_seen(); }
+  int pongs_seen() const override { return client_->pongs_seen(); }
+  void write_text(std::string_view text) override { client_->write_text(text); }
+  void ping(std::string_view payload) override { client_->ping(payload); }
 
  private:
   std::unique_ptr<net::io_context> ioc_;

@@ -45,6 +45,11 @@ class WsClient {
   virtual void close(int code = 1000) = 0;
   // Pings the server sent that this client has seen (answered automatically).
   virtual int pings_seen() const = 0;
+  // A text message (browsers' consoles send binary ones).
+  virtual void write_text(std::string_view text) = 0;
+  // Pings the server; its pongs arrive while reading (pongs_seen()).
+  virtual void ping(std::string_view payload) = 0;
+  virtual int pongs_seen() const = 0;
 };
 
 struct HttpResponse {
