@@ -8,13 +8,13 @@
 #include <vector>
 
 #include "gateway/cli.hpp"
-#include "tests/gateway/temp_dir.hpp"
+#include "tests/support/scratch.hpp"
 
 namespace cgw::gateway {
 namespace {
 
 using namespace std::chrono_literals;
-using test::TempDir;
+using TempDir = ::cgw::test::Scratch;
 
 Command parse(std::vector<std::string> args) {
   args.insert(args.begin(), "console-gw");

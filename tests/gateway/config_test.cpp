@@ -12,13 +12,13 @@
 #include <utility>
 
 #include "gateway/config.hpp"
-#include "tests/gateway/temp_dir.hpp"
+#include "tests/support/scratch.hpp"
 
 namespace cgw::gateway {
 namespace {
 
 using namespace std::chrono_literals;
-using test::TempDir;
+using TempDir = ::cgw::test::Scratch;
 
 // The ConfigError text for loading and finishing `path`, or "" when it is accepted.
 std::string config_error(const std::string& path) {
@@ -151,7 +151,7 @@ TEST(ConfigFile, DuplicateKeyIsASyntaxError) {
 
 TEST(ConfigFile, MissingFileNamesTheFile) {
   TempDir dir;
-  const std::string path = (dir.path() / "absent.toml").string();
+  const std::string path = (dir.dir() / "absent.toml").string();
   const std::string error = config_error(path);
   EXPECT_TRUE(error.starts_with(path + ":")) << error;
   EXPECT_EQ(error.find('\n'), std::string::npos) << error;
@@ -332,7 +332,7 @@ TEST(ConfigFile, BareIntegerDurationsAreRangeChecked) {
 // `--config /etc/console-gw` silently ran on defaults.
 TEST(ConfigFile, DirectoryAsConfigFileIsRefused) {
   TempDir dir;
-  const std::string path = dir.path().string();
+  const std::string path = dir.dir().string();
   const std::string error = config_error(path);
   EXPECT_TRUE(error.starts_with(path + ": ")) << (error.empty() ? "accepted" : error);
 }

@@ -9,13 +9,13 @@
 #include <string_view>
 
 #include "gateway/static_files.hpp"
-#include "tests/gateway/temp_dir.hpp"
+#include "tests/support/scratch.hpp"
 
 namespace cgw::gateway {
 namespace {
 
 namespace fs = std::filesystem;
-using test::TempDir;
+using TempDir = ::cgw::test::Scratch;
 
 std::string contents(const fs::path& file) {
   std::ifstream in(file, std::ios::binary);
@@ -41,7 +41,7 @@ class StaticFilesTest : public testing::Test {
     fs::create_symlink("../core", root() / "app" / "core_link");
   }
 
-  fs::path root() const { return dir_.path() / "root"; }
+  fs::path root() const { return dir_.dir() / "root"; }
 
   std::optional<std::string> served(std::string_view path) const {
     const auto file = files_.resolve(path);
@@ -50,7 +50,7 @@ class StaticFilesTest : public testing::Test {
   }
 
   TempDir dir_;
-  StaticFiles files_{dir_.path() / "root"};
+  StaticFiles files_{dir_.dir() / "root"};
 };
 
 TEST_F(StaticFilesTest, ServesFiles) {

@@ -92,21 +92,22 @@ class SshTunnelGateway : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = std::make_unique<ssh::TempDir>();
-    const auto host_key = ssh::generate_key(dir_->file("host_key"), "ed25519");
-    const auto other_host_key = ssh::generate_key(dir_->file("other_host_key"), "ed25519");
-    const auto client = ssh::generate_key(dir_->file("client_key"), "ed25519");
-    const auto stranger = ssh::generate_key(dir_->file("stranger_key"), "ed25519");
-    ssh::write_file(dir_->file("authorized_keys"), client.public_line + "\n");
+    const auto host_key = ssh::generate_key(dir_->path("host_key"), "ed25519");
+    const auto other_host_key = ssh::generate_key(dir_->path("other_host_key"), "ed25519");
+    const auto client = ssh::generate_key(dir_->path("client_key"), "ed25519");
+    const auto stranger = ssh::generate_key(dir_->path("stranger_key"), "ed25519");
+    ssh::write_file(dir_->path("authorized_keys"), client.public_line + "\n");
 
-    sshd_ = std::make_unique<ssh::Sshd>(dir_->path(), ssh::free_port(), host_key.private_key,
-                                        dir_->file("authorized_keys"), ns_.host_side());
+    sshd_ =
+        std::make_unique<ssh::Sshd>(dir_->dir().string(), ssh::free_port(), host_key.private_key,
+                                    dir_->path("authorized_keys"), ns_.host_side());
     sshd_->start();
     const std::string where = "[" + ns_.host_side() + "]:" + std::to_string(sshd_->port());
-    ssh::write_file(dir_->file("known_hosts"), where + " " + key_part(host_key.public_line) + "\n");
-    ssh::write_file(dir_->file("wrong_known_hosts"),
+    ssh::write_file(dir_->path("known_hosts"), where + " " + key_part(host_key.public_line) + "\n");
+    ssh::write_file(dir_->path("wrong_known_hosts"),
                     where + " " + key_part(other_host_key.public_line) + "\n");
 
-    secret_ = dir_->file("token.key");
+    secret_ = dir_->path("token.key");
     test::run("head -c 32 /dev/urandom | base64 > '" + secret_ + "'");
     port_ = ssh::free_port();
     const std::string uri = "qemu+ssh://root@" + ns_.host_side() + ":" +
@@ -116,22 +117,22 @@ class SshTunnelGateway : public ::testing::Test {
       return "[hosts." + id + "]\nuri = \"" + uri + "\"\nssh_key = \"" + key +
              "\"\nknown_hosts = \"" + known + "\"\n";
     };
-    ssh::write_file(dir_->file("gw.toml"),
+    ssh::write_file(dir_->path("gw.toml"),
                     "[gateway]\nlisten = \"" + ns_.gateway_side() +
                         "\"\nport = " + std::to_string(port_) +
                         "\nlibvirt_timeout = \"30s\"\n[tokens]\nkey_file = \"" + secret_ + "\"\n" +
-                        host("hv", client.private_key, dir_->file("known_hosts")) +
-                        host("hvbadkey", client.private_key, dir_->file("wrong_known_hosts")) +
-                        host("hvbadclient", stranger.private_key, dir_->file("known_hosts")));
+                        host("hv", client.private_key, dir_->path("known_hosts")) +
+                        host("hvbadkey", client.private_key, dir_->path("wrong_known_hosts")) +
+                        host("hvbadclient", stranger.private_key, dir_->path("known_hosts")));
 
     // The gateway's own view of the file system: libvirt's socket directories
     // hidden, and root's ~/.ssh (used by the ssh that qemu+ssh:// runs) its own.
     const std::string script =
         "set -e; mount -t tmpfs tmpfs /var/lib/libvirt/qemu; mount -t tmpfs tmpfs /run/libvirt; "
         "mount -t tmpfs tmpfs /root; mkdir -m 700 /root/.ssh; cp '" +
-        dir_->file("known_hosts") + "' /root/.ssh/known_hosts; exec '" CONSOLE_GW "' --config '" +
-        dir_->file("gw.toml") + "'";
-    log_ = dir_->file("gateway.log");
+        dir_->path("known_hosts") + "' /root/.ssh/known_hosts; exec '" CONSOLE_GW "' --config '" +
+        dir_->path("gw.toml") + "'";
+    log_ = dir_->path("gateway.log");
     // execv does no PATH lookup; env does, and execs in place (the pid stays console-gw's).
     gateway_ = ssh::spawn({"/usr/bin/env", "ip", "netns", "exec", ns_.name(), "unshare", "--mount",
                            "--propagation", "private", "sh", "-c", script},

@@ -28,8 +28,9 @@ Scratch::~Scratch() {
   std::filesystem::remove_all(dir_, ec);
 }
 
-std::string Scratch::write(const std::string& name, const std::string& content) const {
-  const std::string file = path(name);
+std::string Scratch::write(std::string_view name, std::string_view content) const {
+  const std::string file = path(std::string(name));
+  std::filesystem::create_directories(std::filesystem::path(file).parent_path());
   std::ofstream out(file, std::ios::binary | std::ios::trunc);
   out << content;
   if (!out) throw std::runtime_error("cannot write " + file);

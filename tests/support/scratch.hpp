@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <string>
+#include <string_view>
 
 namespace cgw::test {
 
@@ -16,7 +17,8 @@ class Scratch {
 
   const std::filesystem::path& dir() const { return dir_; }
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  std::string write(const std::string& name, const std::string& content) const;
+  // Writes `content` to `name` (creating parent directories); returns its path.
+  std::string write(std::string_view name, std::string_view content) const;
 
   // A 32-byte HS256 secret (base64 text).
   std::string hs256_secret(const std::string& name) const;

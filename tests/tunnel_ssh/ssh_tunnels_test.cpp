@@ -168,20 +168,20 @@ class SshTunnelsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new TempDir();
-    host_key_ = new KeyPair(generate_key(dir_->file("host_ed25519"), "ed25519"));
-    other_host_key_ = new KeyPair(generate_key(dir_->file("other_host_ed25519"), "ed25519"));
-    client_ = new KeyPair(generate_key(dir_->file("client_ed25519"), "ed25519"));
-    client_rsa_ = new KeyPair(generate_key(dir_->file("client_rsa"), "rsa"));
-    stranger_ = new KeyPair(generate_key(dir_->file("stranger_ed25519"), "ed25519"));
-    write_file(dir_->file("authorized_keys"),
+    host_key_ = new KeyPair(generate_key(dir_->path("host_ed25519"), "ed25519"));
+    other_host_key_ = new KeyPair(generate_key(dir_->path("other_host_ed25519"), "ed25519"));
+    client_ = new KeyPair(generate_key(dir_->path("client_ed25519"), "ed25519"));
+    client_rsa_ = new KeyPair(generate_key(dir_->path("client_rsa"), "rsa"));
+    stranger_ = new KeyPair(generate_key(dir_->path("stranger_ed25519"), "ed25519"));
+    write_file(dir_->path("authorized_keys"),
                client_->public_line + "\n" + client_rsa_->public_line + "\n");
-    sshd_ =
-        new Sshd(dir_->path(), free_port(), host_key_->private_key, dir_->file("authorized_keys"));
+    sshd_ = new Sshd(dir_->dir().string(), free_port(), host_key_->private_key,
+                     dir_->path("authorized_keys"));
     sshd_->start();
     write_known_hosts("known_hosts", *host_key_, sshd_->port());
     write_known_hosts("known_hosts_changed", *other_host_key_, sshd_->port());
-    write_file(dir_->file("known_hosts_empty"), "");
-    backends_ = new EchoBackends(dir_->file("console.sock"));
+    write_file(dir_->path("known_hosts_empty"), "");
+    backends_ = new EchoBackends(dir_->path("console.sock"));
   }
 
   static void TearDownTestSuite() {
@@ -208,7 +208,7 @@ class SshTunnelsTest : public ::testing::Test {
     std::istringstream words(key.public_line);
     std::string type, base64;
     words >> type >> base64;
-    write_file(dir_->file(name),
+    write_file(dir_->path(name),
                "[127.0.0.1]:" + std::to_string(port) + " " + type + " " + base64 + "\n");
   }
 
@@ -218,7 +218,7 @@ class SshTunnelsTest : public ::testing::Test {
   }
 
   static HostRoute host(std::uint16_t port, std::string key_file = client_->private_key,
-                        std::string known_hosts = dir_->file("known_hosts")) {
+                        std::string known_hosts = dir_->path("known_hosts")) {
     HostRoute route;
     route.id = "hv1";
     route.uri = "qemu+ssh://root@127.0.0.1:" + std::to_string(port) + "/system";
@@ -433,7 +433,7 @@ TEST_F(SshTunnelsTest, ChangedHostKeyIsRefusedAndItsFingerprintLogged) {
   testing::internal::CaptureStderr();
   ConnectResult result =
       run(context_,
-          open_only(t, host(sshd_->port(), client_->private_key, dir_->file("known_hosts_changed")),
+          open_only(t, host(sshd_->port(), client_->private_key, dir_->path("known_hosts_changed")),
                     tcp_console(backends_->tcp_port())));
   const std::string log = testing::internal::GetCapturedStderr();
   EXPECT_FALSE(result);
@@ -449,7 +449,7 @@ TEST_F(SshTunnelsTest, UnknownHostIsRefused) {
   SshTunnels& t = tunnels();
   ConnectResult result =
       run(context_,
-          open_only(t, host(sshd_->port(), client_->private_key, dir_->file("known_hosts_empty")),
+          open_only(t, host(sshd_->port(), client_->private_key, dir_->path("known_hosts_empty")),
                     tcp_console(backends_->tcp_port())));
   EXPECT_EQ(result.failure, Failure::host_key_not_trusted);
   EXPECT_EQ(result.reason, "host key not trusted");
@@ -459,7 +459,7 @@ TEST_F(SshTunnelsTest, MissingKnownHostsFileIsRefused) {
   SshTunnels& t = tunnels();
   ConnectResult result =
       run(context_,
-          open_only(t, host(sshd_->port(), client_->private_key, dir_->file("no_such_known_hosts")),
+          open_only(t, host(sshd_->port(), client_->private_key, dir_->path("no_such_known_hosts")),
                     tcp_console(backends_->tcp_port())));
   EXPECT_EQ(result.failure, Failure::host_key_not_trusted);
   EXPECT_NE(result.reason.find("known_hosts"), std::string::npos) << result.reason;
@@ -475,7 +475,7 @@ TEST_F(SshTunnelsTest, ClientKeyNotAuthorizedFailsAuthentication) {
 
 TEST_F(SshTunnelsTest, UnreadableKeyFileFailsAuthentication) {
   SshTunnels& t = tunnels();
-  ConnectResult result = run(context_, open_only(t, host(sshd_->port(), dir_->file("no_such_key")),
+  ConnectResult result = run(context_, open_only(t, host(sshd_->port(), dir_->path("no_such_key")),
                                                  tcp_console(backends_->tcp_port())));
   EXPECT_EQ(result.failure, Failure::hypervisor_unreachable);
   EXPECT_NE(result.reason.find("authentication"), std::string::npos) << result.reason;
@@ -529,12 +529,13 @@ net::awaitable<void> survive_sshd_restart(SshTunnels& tunnels, HostRoute host, C
 }
 
 TEST_F(SshTunnelsTest, SshdKilledMidSessionEndsTheStreamAndTheNextOpenReconnects) {
-  Sshd own(dir_->path(), free_port(), host_key_->private_key, dir_->file("authorized_keys"));
+  Sshd own(dir_->dir().string(), free_port(), host_key_->private_key,
+           dir_->path("authorized_keys"));
   own.start();
   write_known_hosts("known_hosts_own", *host_key_, own.port());
   SshTunnels& t = tunnels();
   run(context_,
-      survive_sshd_restart(t, host(own.port(), client_->private_key, dir_->file("known_hosts_own")),
+      survive_sshd_restart(t, host(own.port(), client_->private_key, dir_->path("known_hosts_own")),
                            tcp_console(backends_->tcp_port()), own));
 }
 
@@ -589,7 +590,8 @@ net::awaitable<Liveness> keepalives_watch_the_server(SshTunnels& tunnels, HostRo
 }
 
 TEST_F(SshTunnelsTest, KeepalivesKeepAQuietSessionAndDropAHungOne) {
-  Sshd own(dir_->path(), free_port(), host_key_->private_key, dir_->file("authorized_keys"));
+  Sshd own(dir_->dir().string(), free_port(), host_key_->private_key,
+           dir_->path("authorized_keys"));
   own.start();
   write_known_hosts("known_hosts_hung", *host_key_, own.port());
   SshTunnelOptions options;
@@ -597,7 +599,7 @@ TEST_F(SshTunnelsTest, KeepalivesKeepAQuietSessionAndDropAHungOne) {
   SshTunnels& t = tunnels(options);
   const Liveness liveness =
       run(context_, keepalives_watch_the_server(
-                        t, host(own.port(), client_->private_key, dir_->file("known_hosts_hung")),
+                        t, host(own.port(), client_->private_key, dir_->path("known_hosts_hung")),
                         tcp_console(backends_->tcp_port()), own));
   EXPECT_TRUE(liveness.echoed_after_idle);
   EXPECT_TRUE(liveness.read_ended) << "a read on a hung server never ended";
@@ -771,8 +773,8 @@ TEST_F(SshTunnelsTest, AgentAuthenticates) {
   if (std::string(CGW_TEST_SSH_AGENT).empty() || std::string(CGW_TEST_SSH_ADD).empty()) {
     GTEST_SKIP() << "ssh-agent not installed";
   }
-  const std::string socket = dir_->file("agent.sock");
-  const pid_t agent = spawn({CGW_TEST_SSH_AGENT, "-D", "-a", socket}, dir_->file("agent.log"));
+  const std::string socket = dir_->path("agent.sock");
+  const pid_t agent = spawn({CGW_TEST_SSH_AGENT, "-D", "-a", socket}, dir_->path("agent.log"));
   for (int i = 0; i < 500 && ::access(socket.c_str(), F_OK) != 0; ++i) {
     std::this_thread::sleep_for(10ms);
   }

@@ -77,17 +77,6 @@ std::vector<pid_t> descendants(pid_t root) {
 
 }  // namespace
 
-TempDir::TempDir() {
-  char pattern[] = "/tmp/cgw-tunnel-ssh-XXXXXX";
-  if (!::mkdtemp(pattern)) throw std::runtime_error("mkdtemp failed");
-  path_ = pattern;
-}
-
-TempDir::~TempDir() {
-  std::error_code ignored;
-  std::filesystem::remove_all(path_, ignored);
-}
-
 void write_file(const std::string& path, const std::string& content) {
   std::ofstream out(path, std::ios::trunc);
   out << content;

@@ -3,6 +3,8 @@
 // afterwards. Used from the test thread only.
 #pragma once
 
+#include "tests/support/scratch.hpp"
+
 #include <sys/types.h>
 
 #include <cstdint>
@@ -11,19 +13,8 @@
 
 namespace cgw::tunnel::test {
 
-// A directory under /tmp, removed with everything in it on destruction.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+// The tests' files live in a ::cgw::test::Scratch (tests/support).
+using TempDir = ::cgw::test::Scratch;
 
 struct KeyPair {
   std::string private_key;  // path of the private key file (OpenSSH format)
