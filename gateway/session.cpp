@@ -21,8 +21,8 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 
+#include <charconv>
 #include <chrono>
-#include <sstream>
 
 namespace cgw::gateway {
 namespace {

@@ -50,11 +50,8 @@ class ByteStream {
   virtual net::awaitable<error_code> wait_readable() { co_return error_code{}; }
 
   // Writes all of `buf` before completing: awaiting this before the next read is
-  // what gives the pump its backpressure. A stream may use the write_headroom()
-  // bytes just before buf.data() (they belong to the caller's buffer) to put a
-  // header in front of the data, so that header and data leave in one piece.
+  // what gives the pump its backpressure.
   virtual net::awaitable<error_code> write(net::const_buffer buf) = 0;
-  virtual std::size_t write_headroom() const noexcept { return 0; }
 
   // Ends the stream in order (WebSocket: close handshake with `why`). Pending
   // reads complete once the peer has acknowledged, or the stream gives up.

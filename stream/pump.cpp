@@ -58,15 +58,14 @@ net::awaitable<void> end_session(PumpState& state, Ender ender, error_code error
 net::awaitable<void> copy_waiting(PumpState& state, ByteStream& from, ByteStream& to,
                                   Ender from_side, std::uint64_t& counter) {
   const Ender to_side = from_side == Ender::client ? Ender::console : Ender::client;
-  const std::size_t headroom = std::min<std::size_t>(to.write_headroom(), 64);
-  const std::size_t room = std::min(BorrowedBuffer::size - headroom, state.options.max_read);
+  const std::size_t room = std::min(BorrowedBuffer::size, state.options.max_read);
   for (;;) {
     if (const error_code wait_error = co_await from.wait_readable()) {
       co_await end_session(state, from_side, wait_error);
       co_return;
     }
     const BorrowedBuffer buffer = BorrowedBuffer::borrow();
-    char* const data = buffer.data() + headroom;
+    char* const data = buffer.data();
     auto [read_error, n] = co_await from.read_some(net::buffer(data, room));
     if (read_error) {
       co_await end_session(state, from_side, read_error);
@@ -87,13 +86,12 @@ net::awaitable<void> copy_waiting(PumpState& state, ByteStream& from, ByteStream
 net::awaitable<void> copy_reading(PumpState& state, ByteStream& from, ByteStream& to,
                                   Ender from_side, std::uint64_t& counter) {
   const Ender to_side = from_side == Ender::client ? Ender::console : Ender::client;
-  const std::size_t headroom = std::min<std::size_t>(to.write_headroom(), 64);
-  std::array<char, PumpOptions::quiet_buffer_size + 64> quiet;
+  std::array<char, PumpOptions::quiet_buffer_size> quiet;
   BorrowedBuffer busy;
   for (;;) {
-    char* const data = (busy ? busy.data() : quiet.data()) + headroom;
+    char* const data = busy ? busy.data() : quiet.data();
     const std::size_t room =
-        std::min((busy ? BorrowedBuffer::size : quiet.size()) - headroom, state.options.max_read);
+        std::min(busy ? BorrowedBuffer::size : quiet.size(), state.options.max_read);
     auto [read_error, n] = co_await from.read_some(net::buffer(data, room));
     if (read_error) {
       co_await end_session(state, from_side, read_error);
