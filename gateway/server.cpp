@@ -206,15 +206,6 @@ net::awaitable<void> drain_then_stop(Server::Impl* impl) {
   impl->stop_contexts();
 }
 
-void report_session_end(std::exception_ptr error) {
-  if (!error) return;
-  try {
-    std::rethrow_exception(error);
-  } catch (const std::exception& e) {
-    logger.warn("session ended by an unexpected error: ", e.what());
-  }
-}
-
 // Accepts until the acceptor closes. Errors such as EMFILE do not end it: it
 // logs, waits a moment for descriptors to free up, and goes on.
 net::awaitable<void> accept_loop(Server::Impl* impl) {

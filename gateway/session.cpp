@@ -348,15 +348,6 @@ net::awaitable<void> run_plain_console(std::unique_ptr<PlainConsole> session, Se
   co_await pump_console(session->ws, c, s, session->log);
 }
 
-void report_console_end(std::exception_ptr error) {
-  if (!error) return;
-  try {
-    std::rethrow_exception(error);
-  } catch (const std::exception& e) {
-    logger.warn("console session ended by an unexpected error: ", e.what());
-  }
-}
-
 // Answers the upgrade and hands the socket to run_plain_console.
 net::awaitable<void> serve_plain_websocket(beast::tcp_stream& stream, Request req,
                                            std::string target, Services& s, SessionLog& log) {
@@ -373,7 +364,7 @@ net::awaitable<void> serve_plain_websocket(beast::tcp_stream& stream, Request re
   auto session = std::make_unique<PlainConsole>(stream.release_socket(), std::move(req),
                                                 std::move(target), std::move(log));
   const auto executor = co_await net::this_coro::executor;
-  net::co_spawn(executor, run_plain_console(std::move(session), s), report_console_end);
+  net::co_spawn(executor, run_plain_console(std::move(session), s), report_session_end);
 }
 
 // A TLS session: Beast's WebSocket stream over the TLS stream.
@@ -636,6 +627,15 @@ net::awaitable<void> serve(Stream stream, beast::flat_buffer buffer, Services& s
 }
 
 }  // namespace
+
+void report_session_end(std::exception_ptr error) {
+  if (!error) return;
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    logger.warn("session ended by an unexpected error: ", e.what());
+  }
+}
 
 net::awaitable<void> run_session(tcp::socket socket, Services& s, std::uint64_t session_id) {
   SessionLog log;

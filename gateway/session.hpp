@@ -19,6 +19,7 @@
 #include <boost/asio/ssl/context.hpp>
 
 #include <cstdint>
+#include <exception>
 #include <map>
 #include <optional>
 #include <string>
@@ -40,6 +41,9 @@ struct Services {
   std::optional<StaticFiles> spice;     // spice-html5 at <base>/spice/
   SessionRegistry* sessions = nullptr;  // the open consoles, for a graceful stop
 };
+
+// The completion of a session's coroutine: logs an exception that escaped it.
+void report_session_end(std::exception_ptr error);
 
 boost::asio::awaitable<void> run_session(boost::asio::ip::tcp::socket socket, Services& services,
                                          std::uint64_t session_id);

@@ -12,15 +12,12 @@ namespace cgw::gateway {
 
 namespace net = boost::asio;
 using stream::error_code;
+using stream::would_block;
 
 namespace {
 
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 constexpr auto close_limit = std::chrono::seconds(5);
-
-bool would_block(const error_code& ec) {
-  return ec == net::error::would_block || ec == net::error::try_again;
-}
 
 }  // namespace
 

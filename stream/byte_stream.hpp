@@ -12,6 +12,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/system/error_code.hpp>
 
 #include <cstddef>
@@ -23,6 +24,11 @@ namespace cgw::stream {
 
 namespace net = boost::asio;
 using boost::system::error_code;
+
+// A non-blocking call found nothing to do (EAGAIN).
+inline bool would_block(const error_code& ec) {
+  return ec == net::error::would_block || ec == net::error::try_again;
+}
 
 // Why a stream is being ended, for protocols that can say so (WebSocket close code
 // and reason); byte streams ignore it.

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <array>
 #include <memory>
+#include <optional>
 
 namespace cgw::stream {
 namespace {
@@ -53,11 +54,30 @@ net::awaitable<void> end_session(PumpState& state, Ender ender, error_code error
   }
 }
 
+// One read into `data` and its write: the bytes moved (0 when the source had
+// only its own protocol's traffic), or nullopt once the session is ending.
+net::awaitable<std::optional<std::size_t>> relay(PumpState& state, ByteStream& from, ByteStream& to,
+                                                 Ender from_side, char* data, std::size_t room,
+                                                 std::uint64_t& counter) {
+  auto [read_error, n] = co_await from.read_some(net::buffer(data, room));
+  if (read_error) {
+    co_await end_session(state, from_side, read_error);
+    co_return std::nullopt;
+  }
+  if (n == 0) co_return std::size_t{0};
+  counter += n;
+  if (const error_code write_error = co_await to.write(net::buffer(data, n))) {
+    co_await end_session(state, from_side == Ender::client ? Ender::console : Ender::client,
+                         write_error);
+    co_return std::nullopt;
+  }
+  co_return n;
+}
+
 // A direction whose source can wait without a buffer: wait, borrow a buffer
 // for one read and its write, give it back. Idle, it holds no buffer at all.
 net::awaitable<void> copy_waiting(PumpState& state, ByteStream& from, ByteStream& to,
                                   Ender from_side, std::uint64_t& counter) {
-  const Ender to_side = from_side == Ender::client ? Ender::console : Ender::client;
   const std::size_t room = std::min(BorrowedBuffer::size, state.options.max_read);
   for (;;) {
     if (const error_code wait_error = co_await from.wait_readable()) {
@@ -65,18 +85,7 @@ net::awaitable<void> copy_waiting(PumpState& state, ByteStream& from, ByteStream
       co_return;
     }
     const BorrowedBuffer buffer = BorrowedBuffer::borrow();
-    char* const data = buffer.data();
-    auto [read_error, n] = co_await from.read_some(net::buffer(data, room));
-    if (read_error) {
-      co_await end_session(state, from_side, read_error);
-      co_return;
-    }
-    if (n == 0) continue;
-    counter += n;
-    if (const error_code write_error = co_await to.write(net::buffer(data, n))) {
-      co_await end_session(state, to_side, write_error);
-      co_return;
-    }
+    if (!co_await relay(state, from, to, from_side, buffer.data(), room, counter)) co_return;
   }
 }
 
@@ -85,24 +94,17 @@ net::awaitable<void> copy_waiting(PumpState& state, ByteStream& from, ByteStream
 // while data flows.
 net::awaitable<void> copy_reading(PumpState& state, ByteStream& from, ByteStream& to,
                                   Ender from_side, std::uint64_t& counter) {
-  const Ender to_side = from_side == Ender::client ? Ender::console : Ender::client;
   std::array<char, PumpOptions::quiet_buffer_size> quiet;
   BorrowedBuffer busy;
   for (;;) {
     char* const data = busy ? busy.data() : quiet.data();
     const std::size_t room =
         std::min(busy ? BorrowedBuffer::size : quiet.size(), state.options.max_read);
-    auto [read_error, n] = co_await from.read_some(net::buffer(data, room));
-    if (read_error) {
-      co_await end_session(state, from_side, read_error);
-      co_return;
-    }
+    const std::optional<std::size_t> moved =
+        co_await relay(state, from, to, from_side, data, room, counter);
+    if (!moved) co_return;
+    const std::size_t n = *moved;
     if (n == 0) continue;
-    counter += n;
-    if (const error_code write_error = co_await to.write(net::buffer(data, n))) {
-      co_await end_session(state, to_side, write_error);
-      co_return;
-    }
     if (!busy && n == room) {
       busy = BorrowedBuffer::borrow();
     } else if (busy && n < PumpOptions::quiet_buffer_size) {

@@ -40,7 +40,7 @@ class SocketStream final : public stream::ByteStream {
       stream::net::mutable_buffer buf) override {
     stream::error_code ec;
     const std::size_t n = socket_.read_some(buf, ec);
-    if (ec == net::error::would_block || ec == net::error::try_again) {
+    if (stream::would_block(ec)) {
       drained_ = true;
       co_return std::tuple{stream::error_code{}, std::size_t{0}};
     }
@@ -53,7 +53,7 @@ class SocketStream final : public stream::ByteStream {
     stream::error_code ec;
     const std::size_t n = socket_.write_some(buf, ec);
     if (!ec && n == buf.size()) co_return ec;
-    if (ec && ec != net::error::would_block && ec != net::error::try_again) co_return ec;
+    if (ec && !stream::would_block(ec)) co_return ec;
     auto [error, written] =
         co_await net::async_write(socket_, buf + n, net::as_tuple(net::use_awaitable));
     (void)written;
