@@ -1,6 +1,5 @@
-// The server's side of the WebSocket opening handshake (RFC 6455 §4.2), for
-// plain sessions, whose frames we handle ourselves (gateway/ws_stream.hpp).
-// TLS sessions use Beast's WebSocket stream, which does its own.
+// The server's side of the WebSocket opening handshake (RFC 6455 §4.2); the
+// frames that follow are ours too (gateway/ws_stream.hpp), over ws and wss.
 #pragma once
 
 #include <boost/beast/http/empty_body.hpp>

@@ -4,7 +4,7 @@
 #include "gateway/console_page.hpp"
 #include "gateway/handshake.hpp"
 #include "gateway/outcome.hpp"
-#include "gateway/websocket_stream.hpp"
+#include "gateway/tls_socket.hpp"
 #include "gateway/ws_stream.hpp"
 #include "libvirt_adapter/domain_xml.hpp"
 #include "stream/pump.hpp"
@@ -12,14 +12,13 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/core/detect_ssl.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
-#include <boost/beast/websocket.hpp>
-#include <boost/beast/websocket/ssl.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 
 #include <charconv>
 #include <chrono>
@@ -30,7 +29,6 @@ namespace {
 namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
-namespace websocket = beast::websocket;
 namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 using Request = http::request<http::empty_body>;
@@ -238,10 +236,9 @@ void end_stream(beast::tcp_stream& stream) {
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
-void end_stream(beast::ssl_stream<beast::tcp_stream>& stream) {
-  // A close_notify is polite but not worth waiting for; the peer may be gone.
-  beast::error_code ignored;
-  beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_both, ignored);
+void end_stream(TlsSocket& stream) {
+  // A close_notify and a FIN, without waiting: the peer may be gone.
+  stream.shutdown_send();
 }
 
 bool is_websocket_path(std::string_view path) {
@@ -319,22 +316,25 @@ net::awaitable<void> pump_console(Client& client, Connected& c, Services& s,
               " to_client=", result.console_to_client, " duration=", elapsed, "s");
 }
 
-// A plain session after its 101: our own framing (WsStream). It runs as a
-// coroutine of its own, so that the HTTP phase's frames and buffers are gone
-// while the console is open.
-struct PlainConsole {
-  PlainConsole(tcp::socket socket, Request r, std::string t, SessionLog l)
-      : ws(std::move(socket)),
+// A session after its 101: our own framing (WsStream over a plain socket,
+// WssStream over TLS). It runs as a coroutine of its own, so that the HTTP
+// phase's frames and buffers are gone while the console is open.
+template <class Ws>
+struct UpgradedConsole {
+  template <class Transport>
+  UpgradedConsole(Transport transport, Request r, std::string t, SessionLog l)
+      : ws(std::move(transport)),
         req(std::make_unique<Request>(std::move(r))),
         target(std::move(t)),
         log(std::move(l)) {}
-  WsStream ws;
+  Ws ws;
   std::unique_ptr<Request> req;  // until the console is connected
   std::string target;
   SessionLog log;
 };
 
-net::awaitable<void> run_plain_console(std::unique_ptr<PlainConsole> session, Services& s) {
+template <class Ws>
+net::awaitable<void> run_console(std::unique_ptr<UpgradedConsole<Ws>> session, Services& s) {
   Connected c = co_await connect_console(s, *session->req, session->target, session->log);
   // The request is not needed any more; an idle console should hold little.
   session->req.reset();
@@ -348,9 +348,10 @@ net::awaitable<void> run_plain_console(std::unique_ptr<PlainConsole> session, Se
   co_await pump_console(session->ws, c, s, session->log);
 }
 
-// Answers the upgrade and hands the socket to run_plain_console.
-net::awaitable<void> serve_plain_websocket(beast::tcp_stream& stream, Request req,
-                                           std::string target, Services& s, SessionLog& log) {
+// Answers the upgrade and hands the connection to run_console.
+template <class Stream>
+net::awaitable<void> serve_websocket(Stream& stream, Request req, std::string target, Services& s,
+                                     SessionLog& log) {
   if (auto refused = handshake_refusal(req)) {
     logger.debug(log.prefix(), " websocket handshake refused: ", refused->body());
     co_await http::async_write(stream, *refused, use_tuple);
@@ -361,57 +362,16 @@ net::awaitable<void> serve_plain_websocket(beast::tcp_stream& stream, Request re
   auto [write_error, n] = co_await http::async_write(stream, res, use_tuple);
   if (write_error) co_return;
   stream.expires_never();
-  auto session = std::make_unique<PlainConsole>(stream.release_socket(), std::move(req),
-                                                std::move(target), std::move(log));
   const auto executor = co_await net::this_coro::executor;
-  net::co_spawn(executor, run_plain_console(std::move(session), s), report_session_end);
-}
-
-// A TLS session: Beast's WebSocket stream over the TLS stream.
-template <class Stream>
-net::awaitable<void> serve_websocket(Stream stream, Request req, std::string target, Services& s,
-                                     SessionLog& log) {
-  websocket::stream<Stream> ws(std::move(stream));
-  // The WebSocket's own timeouts take over from the HTTP ones.
-  beast::get_lowest_layer(ws).expires_never();
-  auto timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
-  if (s.config.ping_interval.count() > 0) {
-    // Beast pings after half the idle timeout without traffic from the browser,
-    // which keeps proxies in between from cutting an idle console.
-    timeouts.idle_timeout = 2 * s.config.ping_interval;
-    timeouts.keep_alive_pings = true;
+  if constexpr (std::is_same_v<Stream, TlsSocket>) {
+    auto session = std::make_unique<UpgradedConsole<WssStream>>(std::move(stream), std::move(req),
+                                                                std::move(target), std::move(log));
+    net::co_spawn(executor, run_console(std::move(session), s), report_session_end);
+  } else {
+    auto session = std::make_unique<UpgradedConsole<WsStream>>(
+        PlainSocket(stream.release_socket()), std::move(req), std::move(target), std::move(log));
+    net::co_spawn(executor, run_console(std::move(session), s), report_session_end);
   }
-  ws.set_option(timeouts);
-  const bool binary = offers_binary(req[http::field::sec_websocket_protocol]);
-  ws.set_option(websocket::stream_base::decorator([binary](websocket::response_type& res) {
-    res.set(http::field::server, "console-gw");
-    if (binary) res.set(http::field::sec_websocket_protocol, "binary");
-  }));
-  ws.read_message_max(1024 * 1024);
-  ws.binary(true);
-  // A server's frames need no masking, so without fragmentation Beast writes our
-  // buffer straight out and its own write buffer only costs memory per session.
-  ws.auto_fragment(false);
-  ws.write_buffer_bytes(8);
-
-  auto [accept_error] = co_await ws.async_accept(req, use_tuple);
-  if (accept_error) {
-    logger.debug(log.prefix(), " websocket handshake failed: ", accept_error.message());
-    co_return;
-  }
-
-  Connected c = co_await connect_console(s, req, target, log);
-  if (!c.console) {
-    const stream::EndReason why = end_reason(c.refused);
-    websocket::close_reason reason(static_cast<websocket::close_code>(why.code), why.text);
-    co_await ws.async_close(reason, use_tuple);
-    co_return;
-  }
-  // The request is not needed any more; an idle console should hold little.
-  req = Request{};
-  std::string().swap(target);
-  WebSocketStream<Stream> client(ws);
-  co_await pump_console(client, c, s, log);
 }
 
 // Writes a response; returns whether the connection may serve another request.
@@ -602,18 +562,15 @@ net::awaitable<void> serve(Stream stream, beast::flat_buffer buffer, Services& s
       if (!co_await send(stream, req, res)) break;
       continue;
     }
-    if (websocket::is_upgrade(req)) {
+    if (beast::websocket::is_upgrade(req)) {
       const auto path = decoded_path(*target);
       if (path && is_websocket_path(*path)) {
         // A client sends no frames before the upgrade is answered: nothing in
         // the buffer is lost, and the session keeps no HTTP buffer.
         buffer.clear();
         buffer.shrink_to_fit();
-        if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
-          co_await serve_plain_websocket(stream, std::move(req), std::move(*target), s, log);
-        } else {
-          co_await serve_websocket(std::move(stream), std::move(req), std::move(*target), s, log);
-        }
+        // The connection moves to the console's coroutine: touch it no more.
+        co_await serve_websocket(stream, std::move(req), std::move(*target), s, log);
         co_return;
       }
       auto res = text_response(req, http::status::not_found, "not found");
@@ -666,15 +623,16 @@ net::awaitable<void> run_session(tcp::socket socket, Services& s, std::uint64_t 
       logger.info(log.prefix(), " outcome=refused reason=\"TLS without a certificate configured\"");
       co_return;
     }
-    beast::ssl_stream<beast::tcp_stream> tls(std::move(stream), *s.tls);
     // The bytes read while detecting are the start of the handshake: hand them over.
-    auto [handshake_error, used] =
-        co_await tls.async_handshake(ssl::stream_base::server, buffer.data(), use_tuple);
-    if (handshake_error) {
+    const auto initial = buffer.cdata();
+    TlsSocket tls(stream.release_socket(), s.tls->native_handle(),
+                  std::string_view(static_cast<const char*>(initial.data()), initial.size()));
+    buffer.clear();
+    tls.expires_after(detect_timeout);
+    if (const beast::error_code handshake_error = co_await tls.handshake()) {
       logger.debug(log.prefix(), " TLS handshake failed: ", handshake_error.message());
       co_return;
     }
-    buffer.consume(used);
     log.secure = true;
     co_await serve(std::move(tls), std::move(buffer), s, std::move(log));
     co_return;

@@ -21,24 +21,25 @@ constexpr auto close_limit = std::chrono::seconds(5);
 
 }  // namespace
 
-WsStream::WsStream(tcp::socket socket) : socket_(std::move(socket)) {
-  error_code ignored;
-  socket_.non_blocking(true, ignored);
+template <class T>
+BasicWsStream<T>::BasicWsStream(T transport) : transport_(std::move(transport)) {}
+
+template <class T>
+BasicWsStream<T>::~BasicWsStream() = default;
+
+template <class T>
+void BasicWsStream<T>::keep_alive(std::chrono::milliseconds interval) {
+  join_keepalive(transport_.get_executor(), interval);
 }
 
-WsStream::~WsStream() = default;
-
-void WsStream::keep_alive(std::chrono::milliseconds interval) {
-  join_keepalive(socket_.get_executor(), interval);
-}
-
-void WsStream::on_tick() {
+template <class T>
+void BasicWsStream<T>::on_tick() {
   if (rx_seen_) {
     rx_seen_ = false;
     quiet_ticks_ = 0;
     return;
   }
-  if (!socket_.is_open()) return;
+  if (!transport_.is_open()) return;
   ++quiet_ticks_;
   // Ticks come every half interval: ping after one interval of silence, give
   // up after two.
@@ -54,32 +55,30 @@ void WsStream::on_tick() {
     return;
   }
   error_code ec;
-  const std::size_t n = socket_.write_some(net::buffer(ping), ec);
+  const net::const_buffer buffer = net::buffer(ping);
+  const std::size_t n = transport_.write_some(std::span(&buffer, 1), ec);
   if (n < sizeof ping && (!ec || would_block(ec))) control_out_.append(ping + n, sizeof ping - n);
 }
 
-net::awaitable<error_code> WsStream::wait_readable() {
-  if (!drained_) co_return error_code{};
-  auto [ec] = co_await socket_.async_wait(tcp::socket::wait_read, use_tuple);
+template <class T>
+net::awaitable<error_code> BasicWsStream<T>::wait_readable() {
+  if (!drained_ || transport_.input_buffered()) co_return error_code{};
+  const error_code ec = co_await transport_.wait_read();
   drained_ = false;
   if (timed_out_) co_return net::error::timed_out;
   co_return ec;
 }
 
-net::awaitable<std::tuple<error_code, std::size_t>> WsStream::read_some(net::mutable_buffer buf) {
+template <class T>
+net::awaitable<std::tuple<error_code, std::size_t>> BasicWsStream<T>::read_some(
+    net::mutable_buffer buf) {
   using Result = std::tuple<error_code, std::size_t>;
   if (timed_out_) co_return Result{net::error::timed_out, 0};
   if (decoder_.close_received()) co_return Result{boost::beast::websocket::error::closed, 0};
   error_code ec;
-  const std::size_t n = socket_.read_some(buf, ec);
-  if (would_block(ec)) {
-    drained_ = true;
-    co_return Result{error_code{}, 0};
-  }
+  const std::size_t n = transport_.read_some(buf, ec, drained_);
+  if (would_block(ec)) co_return Result{error_code{}, 0};
   if (ec) co_return Result{ec, 0};
-  // A read that did not fill the buffer emptied the socket: wait before the
-  // next (see SocketStream on why that is safe with Asio's reactor).
-  drained_ = n < buf.size();
   rx_seen_ = true;
   const std::size_t payload = decoder_.decode(static_cast<std::uint8_t*>(buf.data()), n);
   (void)decoder_.take_pong();
@@ -94,14 +93,13 @@ net::awaitable<std::tuple<error_code, std::size_t>> WsStream::read_some(net::mut
     // still sends until it closes too, for at most close_limit. Closing a socket
     // with unread data resets the connection, and a reset can destroy the close
     // frame before the browser has read it.
-    error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    transport_.shutdown_send();
     arm_close_limit();
     for (;;) {
-      auto [waited] = co_await socket_.async_wait(tcp::socket::wait_read, use_tuple);
-      if (waited) break;
+      if (co_await transport_.wait_read()) break;
       error_code read_error;
-      socket_.read_some(buf, read_error);
+      bool drained = false;
+      transport_.read_some(buf, read_error, drained);
       if (read_error && !would_block(read_error)) break;
     }
     co_return Result{boost::system::errc::make_error_code(boost::system::errc::protocol_error), 0};
@@ -129,25 +127,28 @@ net::awaitable<std::tuple<error_code, std::size_t>> WsStream::read_some(net::mut
   co_return Result{error_code{}, payload};
 }
 
-net::awaitable<void> WsStream::wait_turn() {
+template <class T>
+net::awaitable<void> BasicWsStream<T>::wait_turn() {
   while (writing_) {
-    if (!turn_) turn_ = std::make_unique<Timer>(socket_.get_executor());
+    if (!turn_) turn_ = std::make_unique<Timer>(transport_.get_executor());
     turn_->expires_at(Timer::time_point::max());
     co_await turn_->async_wait(use_tuple);
   }
 }
 
-net::awaitable<error_code> WsStream::send(net::const_buffer header, net::const_buffer payload) {
+template <class T>
+net::awaitable<error_code> BasicWsStream<T>::send(net::const_buffer header,
+                                                  net::const_buffer payload) {
   co_await wait_turn();
-  if (!socket_.is_open()) co_return net::error::bad_descriptor;
+  if (!transport_.is_open()) co_return net::error::bad_descriptor;
   std::string control = std::move(control_out_);
   control_out_.clear();
   std::array<net::const_buffer, 3> buffers{net::buffer(control), header, payload};
   // Most frames fit the socket's buffer: one sendmsg, no wait.
   error_code ec;
-  std::size_t done = socket_.write_some(buffers, ec);
+  std::size_t done = transport_.write_some(buffers, ec);
   const std::size_t total = net::buffer_size(buffers);
-  if (!ec && done == total) co_return ec;
+  if (!ec && done == total && !transport_.output_pending()) co_return ec;
   if (ec && !would_block(ec)) co_return ec;
   // The rest, waiting for room; other writers wait their turn meanwhile.
   writing_ = true;
@@ -157,14 +158,14 @@ net::awaitable<error_code> WsStream::send(net::const_buffer header, net::const_b
     b += cut;
     skip -= cut;
   }
-  auto [error, written] = co_await net::async_write(socket_, buffers, use_tuple);
-  (void)written;
+  const error_code error = co_await transport_.write_all(buffers);
   writing_ = false;
   if (turn_) turn_->cancel();
   co_return error;
 }
 
-net::awaitable<error_code> WsStream::write(net::const_buffer buf) {
+template <class T>
+net::awaitable<error_code> BasicWsStream<T>::write(net::const_buffer buf) {
   // No data after our close frame (RFC 6455 §5.5.1); the session is ending.
   if (close_sent_) co_return error_code{};
   std::array<std::uint8_t, ::cgw::websocket::max_header_size> header;
@@ -173,32 +174,36 @@ net::awaitable<error_code> WsStream::write(net::const_buffer buf) {
   co_return co_await send(net::buffer(header.data(), n), buf);
 }
 
-net::awaitable<error_code> WsStream::send_control(const std::string& frame) {
+template <class T>
+net::awaitable<error_code> BasicWsStream<T>::send_control(const std::string& frame) {
   control_out_ += frame;
   co_return co_await send(net::const_buffer(), net::const_buffer());
 }
 
-net::awaitable<void> WsStream::close(stream::EndReason why) {
-  if (close_sent_ || !socket_.is_open()) co_return;
+template <class T>
+net::awaitable<void> BasicWsStream<T>::close(stream::EndReason why) {
+  if (close_sent_ || !transport_.is_open()) co_return;
   if (override_) why = *override_;
   close_sent_ = true;
   const std::string frame = ::cgw::websocket::close_frame(why.code, why.text);
   co_await send_control(frame);
-  if (decoder_.close_received() || !socket_.is_open()) co_return;
+  if (decoder_.close_received() || !transport_.is_open()) co_return;
   // The browser answers; whoever reads sees it. Cut the socket if it does not.
   arm_close_limit();
 }
 
-void WsStream::arm_close_limit() {
+template <class T>
+void BasicWsStream<T>::arm_close_limit() {
   if (closing_) return;
-  closing_ = std::make_unique<Timer>(socket_.get_executor());
+  closing_ = std::make_unique<Timer>(transport_.get_executor());
   closing_->expires_after(close_limit);
   closing_->async_wait([this](const error_code& ec) {
     if (!ec) abort();  // cancelled: `this` may be gone, so touch nothing
   });
 }
 
-net::awaitable<void> WsStream::close_and_drain(stream::EndReason why) {
+template <class T>
+net::awaitable<void> BasicWsStream<T>::close_and_drain(stream::EndReason why) {
   co_await close(why);
   std::array<std::uint8_t, 256> scratch;
   for (;;) {
@@ -209,12 +214,14 @@ net::awaitable<void> WsStream::close_and_drain(stream::EndReason why) {
   abort();
 }
 
-void WsStream::abort() noexcept {
-  error_code ignored;
+template <class T>
+void BasicWsStream<T>::abort() noexcept {
   if (closing_) closing_->cancel();
   if (turn_) turn_->cancel();
-  socket_.shutdown(tcp::socket::shutdown_both, ignored);
-  socket_.close(ignored);
+  transport_.close();
 }
+
+template class BasicWsStream<PlainSocket>;
+template class BasicWsStream<TlsSocket>;
 
 }  // namespace cgw::gateway

@@ -1,6 +1,7 @@
-// WsStream: the browser's end of a plain (ws://) session as a ByteStream, on a
-// socket whose HTTP upgrade has been answered. Binary messages carry the
-// console's bytes; message boundaries mean nothing.
+// WsStream / WssStream: the browser's end of a session as a ByteStream, on a
+// connection whose HTTP upgrade has been answered: a plain socket (ws://,
+// PlainSocket) or TLS (wss://, TlsSocket). Binary messages carry the console's
+// bytes; message boundaries mean nothing.
 //
 // Our own framing (websocket/frame.hpp) rather than Beast's WebSocket stream,
 // for what an idle or busy console costs (docs/benchmarks.md): an idle session
@@ -14,10 +15,11 @@
 #pragma once
 
 #include "gateway/keepalive.hpp"
+#include "gateway/plain_socket.hpp"
+#include "gateway/tls_socket.hpp"
 #include "stream/byte_stream.hpp"
 #include "websocket/frame.hpp"
 
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
@@ -27,12 +29,13 @@
 
 namespace cgw::gateway {
 
-class WsStream final : public stream::ByteStream, private KeepaliveMember {
+// Transport: PlainSocket or TlsSocket (non-blocking reads and writes, and
+// waiting for the socket).
+template <class Transport>
+class BasicWsStream final : public stream::ByteStream, private KeepaliveMember {
  public:
-  using tcp = boost::asio::ip::tcp;
-
-  explicit WsStream(tcp::socket socket);
-  ~WsStream() override;
+  explicit BasicWsStream(Transport transport);
+  ~BasicWsStream() override;
 
   // Pings the browser after `interval` without a frame from it, and gives up on
   // it after twice that. Zero: never.
@@ -70,7 +73,7 @@ class WsStream final : public stream::ByteStream, private KeepaliveMember {
   stream::net::awaitable<stream::error_code> send(stream::net::const_buffer header,
                                                   stream::net::const_buffer payload);
 
-  tcp::socket socket_;
+  Transport transport_;
   ::cgw::websocket::Decoder decoder_;
   std::string control_out_;         // whole control frames waiting to be written
   std::unique_ptr<Timer> turn_;     // made only when two writers meet
@@ -83,5 +86,8 @@ class WsStream final : public stream::ByteStream, private KeepaliveMember {
   bool timed_out_ = false;
   unsigned char quiet_ticks_ = 0;
 };
+
+using WsStream = BasicWsStream<PlainSocket>;
+using WssStream = BasicWsStream<TlsSocket>;
 
 }  // namespace cgw::gateway

@@ -54,6 +54,10 @@ class EchoConsole {
     for (auto& t : sessions_) t.join();
   }
   std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  int ended() {
+    std::lock_guard lock(mutex_);
+    return ended_;
+  }
   bool wait_for_ended(int count, std::chrono::milliseconds limit) {
     std::unique_lock lock(mutex_);
     return cv_.wait_for(lock, limit, [&] { return ended_ >= count; });
@@ -446,37 +450,58 @@ TEST_F(ConsoleGateway, VmStopClosesTheSessionWithAReason) {
   EXPECT_EQ(close.reason, "console closed");
 }
 
-TEST_F(ConsoleGateway, BytesFlowBothWaysAndBrowserCloseEndsTheConsole) {
-  auto client = test::WsClient::connect(ws(token("fake", kEchoUuid)));
+// One megabyte to the echo console and back, then the browser closes.
+void bytes_flow_both_ways(test::WsClient& client, EchoConsole& echo, int ended_before) {
   std::string payload(1 << 20, '\0');
   for (std::size_t i = 0; i < payload.size(); ++i)
     payload[i] = static_cast<char>(i * 131 + (i >> 9));
   // Send in slices while reading back, as a browser would.
   std::string echoed;
   for (std::size_t off = 0; off < payload.size(); off += 64 * 1024) {
-    client->write(std::string_view(payload).substr(off, 64 * 1024));
-    echoed += client->read_exactly(64 * 1024);
+    client.write(std::string_view(payload).substr(off, 64 * 1024));
+    echoed += client.read_exactly(64 * 1024);
   }
   EXPECT_TRUE(echoed == payload);
-  client->close();
-  EXPECT_TRUE(echo_->wait_for_ended(1, 5s)) << "the console connection stayed open";
+  client.close();
+  EXPECT_TRUE(echo.wait_for_ended(ended_before + 1, 5s)) << "the console connection stayed open";
+}
+
+TEST_F(ConsoleGateway, BytesFlowBothWaysAndBrowserCloseEndsTheConsole) {
+  const int ended = echo_->ended();
+  auto client = test::WsClient::connect(ws(token("fake", kEchoUuid)));
+  bytes_flow_both_ways(*client, *echo_, ended);
+}
+
+TEST_F(ConsoleGateway, BytesFlowBothWaysOverWss) {
+  const int ended = echo_->ended();
+  auto client = test::WsClient::connect(ws(token("fake", kEchoUuid), true));
+  bytes_flow_both_ways(*client, *echo_, ended);
 }
 
 // What a browser must not send gets a close code and words, as RFC 6455 asks.
 TEST_F(ConsoleGateway, TextFramesAreRefusedWith1003) {
-  auto client = test::WsClient::connect(ws(token("fake", kEchoUuid)));
-  client->write_text("hello");
-  const test::CloseFrame closed = client->read_until_close();
-  EXPECT_EQ(closed.code, 1003);
-  EXPECT_EQ(closed.reason, "text frames not supported");
+  for (const bool tls : {false, true}) {
+    auto client = test::WsClient::connect(ws(token("fake", kEchoUuid), tls));
+    client->write_text("hello");
+    const test::CloseFrame closed = client->read_until_close();
+    EXPECT_EQ(closed.code, 1003) << (tls ? "wss" : "ws");
+    EXPECT_EQ(closed.reason, "text frames not supported");
+  }
 }
 
 TEST_F(ConsoleGateway, BrowserPingsAreAnsweredBetweenData) {
-  auto client = test::WsClient::connect(ws(token("fake", kEchoUuid)));
-  client->ping("are you there");
-  client->write("x");
-  ASSERT_EQ(client->read_exactly(1), "x");  // the pong arrives before the echo
-  EXPECT_EQ(client->pongs_seen(), 1);
+  for (const bool tls : {false, true}) {
+    auto client = test::WsClient::connect(ws(token("fake", kEchoUuid), tls));
+    client->ping("are you there");
+    client->write("x");
+    ASSERT_EQ(client->read_exactly(1), "x");  // the pong arrives before the echo
+    EXPECT_EQ(client->pongs_seen(), 1) << (tls ? "wss" : "ws");
+  }
+}
+
+TEST_F(ConsoleGateway, RefusalsOverWssCarryTheirCodes) {
+  EXPECT_EQ(refusal(ws("garbage", true)).code, 4401);
+  EXPECT_EQ(refusal(ws(token("local", "6a1f0000-0000-4000-8000-00000000dead"), true)).code, 4404);
 }
 
 // A raw client, for what Beast's client never sends.
