@@ -34,6 +34,7 @@ describe('console page in Chromium', { concurrency: false }, () => {
   const tokens = []; // every token used, none of which may reach a log
   let secret;
   let direct; // console-gw on its own: no base path, no trusted proxies
+  let secure; // console-gw on its own with its own TLS certificate (https, wss)
   let proxied; // console-gw behind the proxies: base_path, trusted_proxies
   let nginx;
   let haproxy;
@@ -41,6 +42,7 @@ describe('console page in Chromium', { concurrency: false }, () => {
   let vnc; // running, VNC
   let spice; // running, SPICE
   let stopped; // defined, not running
+  let locked; // running, SPICE with a password
 
   before(async () => {
     assert.ok(fs.existsSync(h.consoleGw), `console-gw not found at ${h.consoleGw} (set CGW_CONSOLE_GW)`);
@@ -49,10 +51,17 @@ describe('console page in Chromium', { concurrency: false }, () => {
     vnc = h.makeDomain(scratch, 'vnc', h.vncDevices);
     spice = h.makeDomain(scratch, 'spice', h.spiceDevices);
     stopped = h.makeDomain(scratch, 'off', h.vncDevices, { running: false });
+    locked = h.makeDomain(scratch, 'locked',
+      "<graphics type='spice' autoport='yes' listen='127.0.0.1' passwd='not-for-browsers'/>");
 
     secret = scratch.hs256Secret('token.secret');
     const certificate = scratch.tlsCertificate('proxy');
     direct = await startGateway(scratch, 'gateway-direct', { secretFile: secret });
+    const own = scratch.tlsCertificate('gateway');
+    secure = await startGateway(scratch, 'gateway-tls', {
+      secretFile: secret,
+      extra: `cert = "${own.cert}"\nkey = "${own.key}"`,
+    });
     proxied = await startGateway(scratch, 'gateway-proxied', {
       secretFile: secret,
       extra: [
@@ -69,12 +78,12 @@ describe('console page in Chromium', { concurrency: false }, () => {
 
   after(async () => {
     if (browser) await browser.close().catch(() => {});
-    for (const service of [haproxy, nginx, proxied, direct]) {
+    for (const service of [haproxy, nginx, proxied, secure, direct]) {
       if (service) await service.child.stop();
     }
     h.removeDomains();
     // The services' logs, next to the screenshots.
-    const logs = ['gateway-direct.log', 'gateway-proxied.log', 'nginx.log', 'haproxy.log', 'nginx/access.log'];
+    const logs = ['gateway-direct.log', 'gateway-tls.log', 'gateway-proxied.log', 'nginx.log', 'haproxy.log', 'nginx/access.log'];
     fs.mkdirSync(h.artifactsDir, { recursive: true });
     for (const log of logs) {
       const file = scratch.path(log);
@@ -157,6 +166,17 @@ describe('console page in Chromium', { concurrency: false }, () => {
     });
   });
 
+  it('shows a VNC console straight from console-gw over its own TLS (https, wss)', limit, async () => {
+    const mark = secure.child.output.length;
+    const origin = `https://127.0.0.1:${secure.port}`;
+    await withPage('vnc-tls', `${origin}/console?token=${token(vnc)}`, {}, async (page) => {
+      await assertConnected(page, vnc);
+      await assertScreenShows(page, '#screen', 'vnc-tls');
+      const log = await waitForLog(secure, mark, /outcome=connected/);
+      assert.match(log, new RegExp(`uuid=${vnc.uuid} outcome=connected domain="${vnc.name}" console=vnc`));
+    });
+  });
+
   for (const [proxyName, proxyOf] of [['nginx', () => nginx], ['HAProxy', () => haproxy]]) {
     it(`shows a VNC console through ${proxyName} with TLS under /console-gw/`, limit, async () => {
       const proxy = proxyOf();
@@ -227,6 +247,20 @@ describe('console page in Chromium', { concurrency: false }, () => {
       assert.equal(status.state, 'failed');
       assert.equal(status.code, '4409');
       assert.match(status.text, /not running/);
+    });
+  });
+
+  // The page tries three times (spice-html5 sometimes garbles an empty ticket),
+  // then says why.
+  it('says so when a SPICE console asks for a password', limit, async () => {
+    const mark = direct.child.output.length;
+    const url = `${direct.origin}/console?token=${token(locked, { console: 'spice' })}`;
+    await withPage('spice-password', url, {}, async (page) => {
+      const status = await page.settled();
+      assert.equal(status.state, 'failed', `status: ${JSON.stringify(status)}`);
+      assert.match(status.text, /refused the connection \(permission denied\).*password/);
+      const log = await waitForLog(direct, mark, /(outcome=connected[\s\S]*){3}/);
+      assert.equal((log.match(/outcome=connected domain="[^"]*locked"/g) || []).length, 3, log);
     });
   });
 
