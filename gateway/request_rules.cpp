@@ -3,6 +3,7 @@
 #include <boost/url/parse.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 
 namespace cgw::gateway {
@@ -67,21 +68,132 @@ std::optional<Origin> parse_origin(std::string_view text) {
   return out;
 }
 
+// The request target is read on every upgrade, so it is scanned here in one
+// pass rather than through Boost.URL (about 15k instructions a session for
+// the path and the token), with Boost.URL's rules: RFC 3986 origin-form, the
+// query's `+` read as a space, and a leading "/." before "/" not a segment.
+
+// What each byte may be in an origin-form target: RFC 3986 pchar (unreserved /
+// sub-delims / ":" / "@", or "%" and two hex digits) and "/", with "?" starting
+// the query, where it is a plain character.
+enum class TargetByte : unsigned char { invalid, plain, percent, question };
+constexpr std::array<TargetByte, 256> target_bytes = [] {
+  std::array<TargetByte, 256> table{};
+  for (int c = 'a'; c <= 'z'; ++c) table[c] = TargetByte::plain;
+  for (int c = 'A'; c <= 'Z'; ++c) table[c] = TargetByte::plain;
+  for (int c = '0'; c <= '9'; ++c) table[c] = TargetByte::plain;
+  for (unsigned char c : std::string_view("-._~!$&'()*+,;=:@/")) table[c] = TargetByte::plain;
+  table['%'] = TargetByte::percent;
+  table['?'] = TargetByte::question;
+  return table;
+}();
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+struct OriginForm {
+  std::string_view path;   // encoded, from the first '/'
+  std::string_view query;  // encoded, without the '?'
+  bool has_query = false;
+};
+
+// origin-form = absolute-path [ "?" query ]; nullopt for anything else.
+std::optional<OriginForm> split_origin_form(std::string_view target) {
+  if (target.empty() || target.front() != '/') return std::nullopt;
+  OriginForm out;
+  std::size_t query_at = std::string_view::npos;
+  for (std::size_t i = 0; i < target.size(); ++i) {
+    switch (target_bytes[static_cast<unsigned char>(target[i])]) {
+      case TargetByte::plain:
+        break;
+      case TargetByte::percent:
+        if (target.size() - i < 3 || hex_value(target[i + 1]) < 0 || hex_value(target[i + 2]) < 0)
+          return std::nullopt;
+        i += 2;
+        break;
+      case TargetByte::question:
+        if (query_at == std::string_view::npos) query_at = i;
+        break;
+      case TargetByte::invalid:
+        return std::nullopt;
+    }
+  }
+  out.path = target.substr(0, query_at);
+  if (query_at != std::string_view::npos) {
+    out.has_query = true;
+    out.query = target.substr(query_at + 1);
+  }
+  return out;
+}
+
+bool needs_decoding(std::string_view text, bool plus_is_space) {
+  return text.find('%') != std::string_view::npos ||
+         (plus_is_space && text.find('+') != std::string_view::npos);
+}
+
+// Decodes text that split_origin_form has checked (every '%' starts a valid escape).
+std::string percent_decoded(std::string_view text, bool plus_is_space) {
+  if (!needs_decoding(text, plus_is_space)) return std::string(text);  // tokens are base64url
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '%') {
+      out += static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2]));
+      i += 2;
+    } else {
+      out += plus_is_space && c == '+' ? ' ' : c;
+    }
+  }
+  return out;
+}
+
+// The query parameter's value (decoded), when the key (decoded) is `name` and
+// the value is not empty.
+std::optional<std::string> query_value(std::string_view query, std::string_view name) {
+  for (;;) {
+    const auto amp = query.find('&');
+    const std::string_view param = query.substr(0, amp);
+    const auto eq = param.find('=');
+    if (eq != std::string_view::npos && eq + 1 < param.size()) {
+      const std::string_view key = param.substr(0, eq);
+      if (key == name || (needs_decoding(key, true) && percent_decoded(key, true) == name)) {
+        std::string value = percent_decoded(param.substr(eq + 1), true);
+        if (!value.empty()) return value;
+      }
+    }
+    if (amp == std::string_view::npos) return std::nullopt;
+    query.remove_prefix(amp + 1);
+  }
+}
+
+// The path's one segment (decoded), or nullopt when it has none or several.
+std::optional<std::string> only_segment(std::string_view path) {
+  // Boost.URL keeps a "/." before "/" out of the segments (it lets a path start
+  // with an empty segment); so do we.
+  if (path.starts_with("/./")) path.remove_prefix(2);
+  if (path == "/" || path.find('/', 1) != std::string_view::npos) return std::nullopt;
+  return percent_decoded(path.substr(1), false);
+}
+
 }  // namespace
 
 std::optional<std::string> decoded_path(std::string_view target) {
-  auto parsed = boost::urls::parse_origin_form(target);
+  const auto parsed = split_origin_form(target);
   if (!parsed) return std::nullopt;
-  return std::string(parsed->path());
+  return percent_decoded(parsed->path, false);
 }
 
 std::optional<std::string> find_token(std::string_view target, std::string_view cookie_header) {
-  auto parsed = boost::urls::parse_origin_form(target);
+  const auto parsed = split_origin_form(target);
   if (!parsed) return std::nullopt;
 
-  for (const auto& param : parsed->params()) {
-    if (param.key == "token" && param.has_value && !param.value.empty())
-      return std::string(param.value);
+  if (parsed->has_query) {
+    if (auto value = query_value(parsed->query, "token")) return value;
   }
 
   std::string_view cookies = cookie_header;
@@ -99,11 +211,8 @@ std::optional<std::string> find_token(std::string_view target, std::string_view 
   }
 
   // "/<token>": a single path segment that is not one of the gateway's own paths.
-  const auto segments = parsed->segments();
-  if (segments.size() == 1) {
-    std::string segment = *segments.begin();
-    if (!segment.empty() && segment != "websockify") return segment;
-  }
+  auto segment = only_segment(parsed->path);
+  if (segment && !segment->empty() && *segment != "websockify") return segment;
   return std::nullopt;
 }
 

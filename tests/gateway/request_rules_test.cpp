@@ -1,8 +1,11 @@
 // Where a request's token is, and whether its Origin may open a console.
 #include <gtest/gtest.h>
+#include <boost/url/parse.hpp>
 
+#include <iterator>
 #include <optional>
 #include <ostream>
+#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +39,16 @@ const TokenRow token_rows[] = {
   {"QueryEmptyIsNone",      "/websockify?token=", "", none},
   {"QueryWithoutValue",     "/websockify?token", "", none},
   {"OtherParamIsNotToken",  "/websockify?tokenx=abc&xtoken=def", "", none},
+  {"QueryPlusIsSpace",      "/websockify?token=a+b", "", "a b"},
+  {"QueryKeyPercentEncoded", "/websockify?%74oken=k", "", "k"},
+  {"QueryKeyPlusIsNotToken", "/websockify?to+ken=k", "", none},
+  {"QueryQuestionMarkInQuery", "/websockify?a?b=1&token=x?y", "", "x?y"},
+  {"QueryFirstNonEmptyWins", "/websockify?token=&token=second&token=third", "", "second"},
+  {"QueryEmptyParams",      "/websockify?&&token=t&", "", "t"},
+  {"QueryBadEscapeIsNone",  "/websockify?token=a%2", "token=c", none},
+  {"QueryBadHexIsNone",     "/websockify?token=a%zz", "token=c", none},
+  {"QuerySpaceIsNone",      "/websockify?token=a b", "token=c", none},
+  {"FragmentIsNone",        "/websockify?token=a#b", "token=c", none},
   // WebVirtMgr: a cookie
   {"Cookie",                "/websockify", "token=cookieval", "cookieval"},
   {"CookieAmongOthers",     "/websockify", "sessionid=9f8e; token=c2; csrftoken=zz", "c2"},
@@ -50,6 +63,12 @@ const TokenRow token_rows[] = {
   {"PathWebsockifyIsNot",   "/websockify", "", none},
   {"PathRootIsNot",         "/", "", none},
   {"PathTwoSegmentsIsNot",  "/console/abc", "", none},
+  {"PathTrailingSlashIsNot", "/abc/", "", none},
+  {"PathEncodedSlashIsOne", "/a%2Fb", "", "a/b"},
+  {"PathPlusStays",         "/a+b", "", "a+b"},
+  {"PathDotPrefix",         "/./abc", "", "abc"},
+  {"PathEmptyFirstSegment", "//abc", "", none},
+  {"PathWebsockifyEncoded", "/websock%69fy", "", none},
   // Precedence: query, then cookie, then path.
   {"QueryBeatsCookie",      "/websockify?token=q", "token=c", "q"},
   {"QueryBeatsPath",        "/pathtok?token=q", "", "q"},
@@ -218,10 +237,63 @@ TEST(DecodedPath, Forms) {
       {"http://example.com/vnc.html", std::nullopt},
       {"", std::nullopt},
       {"/bad%zz", std::nullopt},
+      {"/bad%2", std::nullopt},
+      {"/a b", std::nullopt},
+      {"/a#b", std::nullopt},
+      {"/a+b?x=1+2", "/a+b"},
+      {"/?", "/"},
+      {"/a?b?c", "/a"},
   };
   for (const auto& [in, out] : cases) {
     EXPECT_EQ(decoded_path(in), out) << in;
   }
+}
+
+// find_token and decoded_path scan the target themselves; Boost.URL, which they
+// replaced, is the reference: random targets, built from the characters and
+// pieces that matter, must give the same answers.
+std::optional<std::string> reference_token(std::string_view target) {
+  auto parsed = boost::urls::parse_origin_form(target);
+  if (!parsed) return std::nullopt;
+  for (const auto& param : parsed->params()) {
+    if (param.key == "token" && param.has_value && !param.value.empty())
+      return std::string(param.value);
+  }
+  const auto segments = parsed->segments();
+  if (segments.size() == 1) {
+    std::string segment = *segments.begin();
+    if (!segment.empty() && segment != "websockify") return segment;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> reference_path(std::string_view target) {
+  auto parsed = boost::urls::parse_origin_form(target);
+  if (!parsed) return std::nullopt;
+  return std::string(parsed->path());
+}
+
+TEST(RequestTarget, SameAsBoostUrl) {
+  std::mt19937 random(20261121);
+  const std::string_view characters = "/?&=%+.2e4F6BkotAZ~!$'()*,;:@ #[]\"\x01\xff";
+  const std::string_view pieces[] = {"token",   "websockify", "%2F",     "%2e", "/./", "?",
+                                     "&token=", "%7",         "%74oken", "=",   "+",   "/."};
+  int with_token = 0;
+  for (int i = 0; i < 200'000; ++i) {
+    std::string target = random() % 4 ? "/" : "";
+    for (unsigned n = random() % 12; n > 0; --n) {
+      if (random() % 3 == 0) {
+        target += pieces[random() % std::size(pieces)];
+      } else {
+        target += characters[random() % characters.size()];
+      }
+    }
+    const auto expected = reference_token(target);
+    with_token += expected.has_value();
+    ASSERT_EQ(find_token(target, {}), expected) << target;
+    ASSERT_EQ(decoded_path(target), reference_path(target)) << target;
+  }
+  EXPECT_GT(with_token, 10'000);  // the comparison covered tokens, not only refusals
 }
 
 }  // namespace
