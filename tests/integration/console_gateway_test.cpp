@@ -24,7 +24,9 @@
 #include <sstream>
 #include <thread>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -604,11 +606,12 @@ TEST_F(ConsoleGateway, TokensNeverReachTheLog) {
 // console is an EchoConsole; `client()` opens a WebSocket to that console.
 class OwnGateway {
  public:
-  explicit OwnGateway(std::chrono::seconds ping_interval = 30s) {
+  explicit OwnGateway(std::chrono::seconds ping_interval = 30s, std::uint16_t port = 0) {
     secret_ = scratch_.hs256_secret("token.key");
     gateway::Config config;
     config.listen = "127.0.0.1";
-    config.port = 0;
+    config.port = port;
+    config.threads = 2;  // two network threads (sessions handed between them), on any machine
     config.token_key_file = secret_;
     config.ping_interval = ping_interval;
     gateway::HostConfig fake;
@@ -685,6 +688,58 @@ TEST(GatewayStop, OpenConsolesAreClosedWith1001) {
   EXPECT_EQ(close.reason, "gateway restarting");
   gw.wait_stopped();  // run() returns once the consoles are closed
   EXPECT_LT(std::chrono::steady_clock::now() - stopped_at, 5s);
+}
+
+// A plain TCP connect to 127.0.0.1:port from a fresh source port: whether it
+// was accepted by the kernel (refused when nothing listens).
+bool tcp_connects(std::uint16_t port) {
+  net::io_context ioc;
+  tcp::socket socket(ioc);
+  boost::system::error_code ec;
+  socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port), ec);
+  return !ec;
+}
+
+// A stop closes the listening socket at once: new connections are refused
+// rather than left in a backlog nobody accepts from. (A listening socket per
+// network thread, tried with SO_REUSEPORT, must be closed on its own thread
+// before the threads stop; this caught that.)
+TEST(GatewayStop, ListeningEndsAtStop) {
+  OwnGateway gw;
+  const std::uint16_t port = gw.server().port();
+  ASSERT_TRUE(tcp_connects(port));
+  gw.server().stop();
+  gw.wait_stopped();
+  // With several listening sockets the kernel picks one by the source port: try many.
+  for (int i = 0; i < 32; ++i) ASSERT_FALSE(tcp_connects(port)) << "attempt " << i;
+}
+
+// A port in use is an error at start, not a port shared.
+TEST(GatewayListen, PortInUseIsAnError) {
+  OwnGateway first;
+  EXPECT_THROW(OwnGateway(30s, first.server().port()), boost::system::system_error);
+  // The first one still serves.
+  auto client = first.client();
+  client->write("x");
+  EXPECT_EQ(client->read_exactly(1), "x");
+}
+
+TEST(GatewayListen, AnotherProcessesReusePortGroupIsNotJoined) {
+  // Sockets of one user may share a port with SO_REUSEPORT; the gateway must never
+  // silently take half of the connections of another server's port.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  const int on = 1;
+  ASSERT_EQ(::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on), 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(::listen(fd, 8), 0);
+  socklen_t size = sizeof address;
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size), 0);
+  EXPECT_THROW(OwnGateway(30s, ntohs(address.sin_port)), boost::system::system_error);
+  ::close(fd);
 }
 
 }  // namespace
