@@ -271,6 +271,7 @@ std::size_t TlsSocket::write_some(std::span<const net::const_buffer> buffers, er
     thread_local std::array<char, record_size> stage;
     std::size_t staged = 0;
     for (const net::const_buffer& b : buffers) {
+      if (b.size() == 0) continue;  // an empty buffer's data() may be null
       std::memcpy(stage.data() + staged, b.data(), b.size());
       staged += b.size();
     }
