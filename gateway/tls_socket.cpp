@@ -244,7 +244,9 @@ std::size_t TlsSocket::read_some(net::mutable_buffer buf, error_code& ec, bool& 
 }
 
 bool TlsSocket::input_buffered() const {
-  return SSL_has_pending(s_->ssl.get()) == 1 || s_->io.initial_used < s_->io.initial.size();
+  // Decrypted bytes only: SSL_has_pending() also counts part of a record, which
+  // cannot be read until the rest arrives; waiting on it would spin.
+  return SSL_pending(s_->ssl.get()) > 0 || s_->io.initial_used < s_->io.initial.size();
 }
 
 net::awaitable<error_code> TlsSocket::wait_read() {

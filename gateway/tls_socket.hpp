@@ -61,7 +61,8 @@ class TlsSocket {
   // when there are none yet. `drained`: OpenSSL asked the socket for more and it
   // had none, so the next read should wait for readability first.
   std::size_t read_some(boost::asio::mutable_buffer buf, error_code& ec, bool& drained);
-  // Decrypted or undecrypted bytes held that the socket would not signal.
+  // Decrypted bytes held, or bytes read before TLS was known to be spoken:
+  // readable without waiting for the socket.
   bool input_buffered() const;
   boost::asio::awaitable<error_code> wait_read();
 
