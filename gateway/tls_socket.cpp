@@ -118,22 +118,43 @@ struct TlsSocket::State {
 
   ~State() { close(); }
 
-  // A close_notify (the peer's TLS may wait for it to end cleanly), what the
-  // peer sent dropped (closing with unread bytes would reset the connection,
-  // and a reset can destroy what we sent last), then the socket closed. Best
-  // effort, without blocking.
+  // Sends what waits encrypted; would_block when the socket took less.
+  error_code send_pending() {
+    while (io.sent < io.out.size()) {
+      error_code ec;
+      const std::size_t n =
+          socket.write_some(net::buffer(io.out.data() + io.sent, io.out.size() - io.sent), ec);
+      io.sent += n;
+      if (ec) return ec;
+    }
+    io.sent = 0;
+    // Keep no output buffer while quiet: a large one is given back once sent.
+    if (io.out.capacity() > 4 * 1024) {
+      std::vector<char>().swap(io.out);
+    } else {
+      io.out.clear();
+    }
+    return {};
+  }
+
+  // A close_notify (the peer's TLS may wait for it to end cleanly), sent as far
+  // as the socket takes it now. Returns whether everything went out.
+  bool close_notify() {
+    if (!ssl || !socket.is_open() || !SSL_is_init_finished(ssl.get())) return false;
+    ERR_clear_error();
+    SSL_shutdown(ssl.get());
+    return !send_pending();
+  }
+
+  // close_notify(), what the peer sent dropped (closing with unread bytes would
+  // reset the connection, and a reset can destroy what we sent last), then the
+  // socket closed. Best effort, without blocking.
   void close() {
     if (!socket.is_open()) return;
     if (limit) limit->cancel();
-    if (ssl && SSL_is_init_finished(ssl.get())) {
-      ERR_clear_error();
-      SSL_shutdown(ssl.get());
-      while (io.sent < io.out.size()) {
-        const ssize_t n =
-            ::send(io.fd, io.out.data() + io.sent, io.out.size() - io.sent, MSG_NOSIGNAL);
-        if (n <= 0) break;
-        io.sent += static_cast<std::size_t>(n);
-      }
+    const bool established = ssl && SSL_is_init_finished(ssl.get());
+    close_notify();
+    if (established) {
       std::array<char, 4096> scratch;
       for (int i = 0; i < 64 && ::recv(io.fd, scratch.data(), scratch.size(), 0) > 0; ++i) {
       }
@@ -288,24 +309,7 @@ std::size_t TlsSocket::write_some(std::span<const net::const_buffer> buffers, er
   return total;
 }
 
-error_code TlsSocket::send_pending() {
-  Io& io = s_->io;
-  while (io.sent < io.out.size()) {
-    error_code ec;
-    const std::size_t n =
-        s_->socket.write_some(net::buffer(io.out.data() + io.sent, io.out.size() - io.sent), ec);
-    io.sent += n;
-    if (ec) return ec;
-  }
-  io.sent = 0;
-  // Keep no output buffer while quiet: a large one is given back once sent.
-  if (io.out.capacity() > 4 * 1024) {
-    std::vector<char>().swap(io.out);
-  } else {
-    io.out.clear();
-  }
-  return {};
-}
+error_code TlsSocket::send_pending() { return s_->send_pending(); }
 
 bool TlsSocket::output_pending() const { return !s_->io.out.empty(); }
 
@@ -327,11 +331,8 @@ net::awaitable<error_code> TlsSocket::write_all(std::span<const net::const_buffe
 }
 
 void TlsSocket::shutdown_send() {
-  if (!s_->ssl || !s_->socket.is_open()) return;
-  ERR_clear_error();
-  SSL_shutdown(s_->ssl.get());
-  // Best effort: a FIN after unsent records would cut them off.
-  if (send_pending()) return;
+  // A FIN after unsent records would cut them off.
+  if (!s_->close_notify()) return;
   error_code ignored;
   s_->socket.shutdown(tcp::socket::shutdown_send, ignored);
 }
