@@ -348,6 +348,12 @@ net::awaitable<void> run_console(std::unique_ptr<UpgradedConsole<Ws>> session, S
   co_await pump_console(session->ws, c, s, session->log);
 }
 
+// What the WebSocket frames go over once the HTTP phase is done.
+PlainSocket websocket_transport(beast::tcp_stream& stream) {
+  return PlainSocket(stream.release_socket());
+}
+TlsSocket websocket_transport(TlsSocket& stream) { return std::move(stream); }
+
 // Answers the upgrade and hands the connection to run_console.
 template <class Stream>
 net::awaitable<void> serve_websocket(Stream& stream, Request req, std::string target, Services& s,
@@ -362,16 +368,11 @@ net::awaitable<void> serve_websocket(Stream& stream, Request req, std::string ta
   auto [write_error, n] = co_await http::async_write(stream, res, use_tuple);
   if (write_error) co_return;
   stream.expires_never();
-  const auto executor = co_await net::this_coro::executor;
-  if constexpr (std::is_same_v<Stream, TlsSocket>) {
-    auto session = std::make_unique<UpgradedConsole<WssStream>>(std::move(stream), std::move(req),
-                                                                std::move(target), std::move(log));
-    net::co_spawn(executor, run_console(std::move(session), s), report_session_end);
-  } else {
-    auto session = std::make_unique<UpgradedConsole<WsStream>>(
-        PlainSocket(stream.release_socket()), std::move(req), std::move(target), std::move(log));
-    net::co_spawn(executor, run_console(std::move(session), s), report_session_end);
-  }
+  auto transport = websocket_transport(stream);
+  auto session = std::make_unique<UpgradedConsole<BasicWsStream<decltype(transport)>>>(
+      std::move(transport), std::move(req), std::move(target), std::move(log));
+  net::co_spawn(co_await net::this_coro::executor, run_console(std::move(session), s),
+                report_session_end);
 }
 
 // Writes a response; returns whether the connection may serve another request.
