@@ -36,7 +36,12 @@ std::string pattern(std::size_t size, unsigned seed) {
   return out;
 }
 
-void small_buffers(tcp::socket& socket) {
+// Before the connection is made, so that the windows TCP negotiates are small
+// from the start: shrinking them later leaves the sender with a segment size
+// (half the largest window it saw) that the new window never admits, and the
+// connection stalls for good.
+template <class Socket>
+void small_buffers(Socket& socket) {
   socket.set_option(net::socket_base::send_buffer_size(4096));
   socket.set_option(net::socket_base::receive_buffer_size(4096));
 }
@@ -73,8 +78,11 @@ class TlsSocketTest : public ::testing::Test {
     server_thread_ = std::thread([this] { server_ioc_.run(); });
   }
 
-  ssl::stream<tcp::socket> connect() {
+  // `small`: 4 KiB socket buffers, set before connecting.
+  ssl::stream<tcp::socket> connect(bool small = false) {
     ssl::stream<tcp::socket> client(client_ioc_, client_ctx_);
+    client.next_layer().open(tcp::v4());
+    if (small) small_buffers(client.next_layer());
     client.next_layer().connect(acceptor_.local_endpoint());
     return client;
   }
@@ -111,8 +119,8 @@ TEST_F(TlsSocketTest, BulkBothWaysThroughSmallSocketBuffers) {
   const std::string up = pattern(size, 11);
   std::promise<std::string> received;
   std::promise<error_code> outcome;
+  small_buffers(acceptor_);  // the accepted socket inherits them
   serve([&](tcp::socket socket) -> net::awaitable<void> {
-    small_buffers(socket);
     // What a gateway reads while finding out whether TLS is spoken: the start
     // of the ClientHello, handed to OpenSSL before the rest.
     std::array<char, 7> first{};
@@ -139,8 +147,7 @@ TEST_F(TlsSocketTest, BulkBothWaysThroughSmallSocketBuffers) {
     outcome.set_value(ec);
   });
 
-  auto client = connect();
-  small_buffers(client.next_layer());
+  auto client = connect(true);
   client.handshake(ssl::stream_base::client);
   std::string got;
   std::string message(10 + 64 * 1024, '\0');
@@ -192,7 +199,9 @@ TEST_F(TlsSocketTest, ACutConnectionIsATruncatedStream) {
   auto client = connect();
   client.handshake(ssl::stream_base::client);
   net::write(client, net::buffer(std::string_view("abc")));
-  client.next_layer().close();  // no close_notify
+  // A FIN with no close_notify. (Not close(): with the server's session
+  // tickets still unread, closing would send a reset instead.)
+  client.next_layer().shutdown(tcp::socket::shutdown_send);
   const error_code ec = result.get_future().get();
   EXPECT_EQ(ec, ssl::error::stream_truncated) << ec.message();
 }
