@@ -72,31 +72,53 @@ class TlsClient {
         break;
       }
     }
-    return boost::asio::async_compose<Token, void(error_code, std::size_t)>(ReadOp{this, first},
-                                                                            token, socket_);
+    return boost::asio::async_compose<Token, void(error_code, std::size_t)>(
+        Op<Read>{this, Read{first}}, token, socket_);
   }
 
   // Completes when the records are sent.
   template <class ConstBuffers, class Token>
   auto async_write_some(const ConstBuffers& buffers, Token&& token) {
-    WriteOp op{this};
+    Write write;
     for (const boost::asio::const_buffer b : boost::beast::buffers_range_ref(buffers)) {
       if (b.size() == 0) continue;
-      if (op.count == op.pieces.size()) break;  // a write may take less than all
-      op.pieces[op.count++] = b;
+      if (write.count == write.pieces.size()) break;  // a write may take less than all
+      write.pieces[write.count++] = b;
     }
-    return boost::asio::async_compose<Token, void(error_code, std::size_t)>(std::move(op), token,
-                                                                            socket_);
+    return boost::asio::async_compose<Token, void(error_code, std::size_t)>(Op<Write>{this, write},
+                                                                            token, socket_);
   }
 
  private:
   struct Output;
 
-  // A result found at once is posted, so that an op never completes inside
-  // the call that started it.
-  struct ReadOp {
-    TlsClient* client;
+  struct Read {
+    static constexpr auto wait = tcp::socket::wait_read;
     boost::asio::mutable_buffer buffer;
+    std::size_t attempt(TlsClient& client, bool /*first*/, error_code& ec) {
+      return buffer.size() == 0 ? 0 : client.read_now(buffer, ec);
+    }
+  };
+
+  struct Write {
+    static constexpr auto wait = tcp::socket::wait_write;
+    std::array<boost::asio::const_buffer, 8> pieces{};
+    std::size_t count = 0;
+    std::size_t taken = 0;
+    // Encrypts once, then sends until the output is gone.
+    std::size_t attempt(TlsClient& client, bool first, error_code& ec) {
+      if (first) taken = client.encrypt(std::span(pieces.data(), count), ec);
+      if (!ec) ec = client.send_output();
+      return taken;
+    }
+  };
+
+  // Tries, and waits for the socket while that would block. A result found at
+  // once is posted, so that an op never completes inside the call that started it.
+  template <class Kind>
+  struct Op {
+    TlsClient* client;
+    Kind kind;
     int step = 0;  // 0 started, 1 waited, 2 posted
     error_code result{};
     std::size_t n = 0;
@@ -105,38 +127,11 @@ class TlsClient {
     void operator()(Self& self, error_code waited = {}) {
       if (step == 2) return self.complete(result, n);
       if (waited) return self.complete(waited, 0);
-      n = buffer.size() == 0 ? 0 : client->read_now(buffer, result);
+      n = kind.attempt(*client, step == 0, result);
       if (result == boost::asio::error::would_block) {
         step = 1;
         result = {};
-        return client->socket_.async_wait(tcp::socket::wait_read, std::move(self));
-      }
-      if (step == 0) {
-        step = 2;
-        return boost::asio::post(client->socket_.get_executor(), std::move(self));
-      }
-      self.complete(result, n);
-    }
-  };
-
-  struct WriteOp {
-    TlsClient* client;
-    std::array<boost::asio::const_buffer, 8> pieces{};
-    std::size_t count = 0;
-    int step = 0;  // 0 started, 1 waited for room, 2 posted
-    error_code result{};
-    std::size_t n = 0;
-
-    template <class Self>
-    void operator()(Self& self, error_code waited = {}) {
-      if (step == 2) return self.complete(result, n);
-      if (waited) return self.complete(waited, 0);
-      if (step == 0) n = client->encrypt(std::span(pieces.data(), count), result);
-      if (!result) result = client->send_output();
-      if (result == boost::asio::error::would_block) {
-        step = 1;
-        result = {};
-        return client->socket_.async_wait(tcp::socket::wait_write, std::move(self));
+        return client->socket_.async_wait(Kind::wait, std::move(self));
       }
       if (result) n = 0;
       if (step == 0) {
