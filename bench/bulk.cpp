@@ -17,6 +17,9 @@
 #include <vector>
 
 namespace cgw::bench {
+
+namespace net = boost::asio;
+namespace ssl = net::ssl;
 namespace {
 
 using Clock = std::chrono::steady_clock;

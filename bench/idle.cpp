@@ -21,6 +21,9 @@
 #include <signal.h>
 
 namespace cgw::bench {
+
+namespace net = boost::asio;
+namespace ssl = net::ssl;
 namespace {
 
 using Clock = std::chrono::steady_clock;

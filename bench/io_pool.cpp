@@ -4,6 +4,8 @@
 
 namespace cgw::bench {
 
+namespace net = boost::asio;
+
 IoPool::IoPool(unsigned threads) {
   threads = std::max(1u, threads);
   for (unsigned i = 0; i < threads; ++i) {

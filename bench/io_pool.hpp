@@ -19,8 +19,6 @@
 
 namespace cgw::bench {
 
-namespace net = boost::asio;
-
 class IoPool {
  public:
   explicit IoPool(unsigned threads);
@@ -30,15 +28,15 @@ class IoPool {
 
   std::size_t size() const { return contexts_.size(); }
   // The context for the i-th piece of work: round robin over the threads.
-  net::io_context& context(std::size_t i) { return *contexts_[i % contexts_.size()]; }
+  boost::asio::io_context& context(std::size_t i) { return *contexts_[i % contexts_.size()]; }
 
   void start();
   void stop();  // every context stops as soon as its current handler returns
   void join();
 
  private:
-  std::vector<std::unique_ptr<net::io_context>> contexts_;
-  std::vector<net::executor_work_guard<net::io_context::executor_type>> guards_;
+  std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
+  std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guards_;
   std::vector<std::thread> threads_;
 };
 

@@ -14,6 +14,9 @@
 #include <boost/system/system_error.hpp>
 
 namespace cgw::bench {
+
+namespace net = boost::asio;
+namespace ssl = net::ssl;
 namespace {
 
 namespace beast = boost::beast;

@@ -25,18 +25,16 @@
 
 namespace cgw::bench {
 
-namespace net = boost::asio;
-namespace ssl = net::ssl;
 using boost::system::error_code;
 
 class Link {
  public:
   virtual ~Link() = default;
-  // At least one byte, or an error (net::error::eof, websocket::error::closed, …).
-  virtual net::awaitable<std::tuple<error_code, std::size_t>> read_some(
-      net::mutable_buffer buffer) = 0;
+  // At least one byte, or an error (boost::asio::error::eof, websocket::error::closed, …).
+  virtual boost::asio::awaitable<std::tuple<error_code, std::size_t>> read_some(
+      boost::asio::mutable_buffer buffer) = 0;
   // All of `buffer` (one WebSocket message), or an error.
-  virtual net::awaitable<error_code> write(net::const_buffer buffer) = 0;
+  virtual boost::asio::awaitable<error_code> write(boost::asio::const_buffer buffer) = 0;
   // Closes the socket at once; pending operations complete with an error.
   virtual void close() noexcept = 0;
   // After a read failed: the WebSocket close code and reason the server sent,
@@ -45,7 +43,7 @@ class Link {
 };
 
 struct LinkOptions {
-  ssl::context* tls = nullptr;  // required for wss://
+  boost::asio::ssl::context* tls = nullptr;  // required for wss://
   // The client's masking buffer: messages up to this size go out as one frame
   // in one write, as a browser sends them.
   std::size_t frame_bytes = 64 * 1024;
@@ -53,7 +51,7 @@ struct LinkOptions {
 
 // Connects (TCP_NODELAY), then does the TLS handshake and the WebSocket upgrade
 // when the target needs them. Throws boost::system::system_error.
-net::awaitable<std::unique_ptr<Link>> open_link(Target target, const LinkOptions& options);
+boost::asio::awaitable<std::unique_ptr<Link>> open_link(Target target, const LinkOptions& options);
 
 // One line for a failure: the error's own words, without the source location
 // Boost adds to system_error::what().
@@ -61,6 +59,6 @@ std::string error_text(const std::exception& e);
 
 // TLS 1.2 or 1.3 without certificate verification: the peers use bench/run's
 // own self-signed certificate.
-ssl::context make_client_tls();
+boost::asio::ssl::context make_client_tls();
 
 }  // namespace cgw::bench

@@ -13,6 +13,9 @@
 #include <iostream>
 
 namespace cgw::bench {
+
+namespace net = boost::asio;
+namespace ssl = net::ssl;
 namespace {
 
 using Clock = std::chrono::steady_clock;

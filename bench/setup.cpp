@@ -18,6 +18,9 @@
 #include <mutex>
 
 namespace cgw::bench {
+
+namespace net = boost::asio;
+namespace ssl = net::ssl;
 namespace {
 
 using Clock = std::chrono::steady_clock;

@@ -16,3 +16,25 @@ function(cgw_defaults target)
   # Asio: no deprecated interfaces, and the io_uring-free epoll reactor Debian builds with.
   target_compile_definitions(${target} PUBLIC BOOST_ASIO_NO_DEPRECATED)
 endfunction()
+
+# cgw_headers(<target> <PUBLIC|PRIVATE> [<folder>]): the headers of one folder
+# (default: the current one), included as "<folder-path>/name.hpp" relative to
+# the project root, and nothing else of the tree. Each target sees only its own
+# headers and those of the targets it links, so the layering is the build's,
+# not a convention: an include of a component the target does not link fails
+# to compile. The folder is reached through a symbolic link in the build tree,
+# so edits to a header need no reconfigure.
+cmake_path(GET CMAKE_CURRENT_LIST_DIR PARENT_PATH CGW_SOURCE_ROOT)
+function(cgw_headers target scope)
+  if(ARGC GREATER 2)
+    set(folder ${ARGV2})
+  else()
+    set(folder ${CMAKE_CURRENT_SOURCE_DIR})
+  endif()
+  cmake_path(RELATIVE_PATH folder BASE_DIRECTORY ${CGW_SOURCE_ROOT} OUTPUT_VARIABLE relative)
+  set(root ${CMAKE_BINARY_DIR}/cgw-include/${target})
+  cmake_path(GET relative PARENT_PATH parent)
+  file(MAKE_DIRECTORY ${root}/${parent})
+  file(CREATE_LINK ${folder} ${root}/${relative} SYMBOLIC)
+  target_include_directories(${target} ${scope} $<BUILD_INTERFACE:${root}>)
+endfunction()

@@ -34,8 +34,7 @@ std::optional<std::string> make_token(const cgw::gateway::TokenCommand& cmd) {
     MintRequest request;
     request.host_id = cmd.host_id;
     request.uuid = cmd.uuid;
-    if (cmd.console)
-      request.console = *cmd.console == "vnc" ? ConsoleKind::vnc : ConsoleKind::spice;
+    if (cmd.console) request.console = cgw::parse_console_kind(*cmd.console);
     request.ttl = cmd.ttl;
     request.audience = cmd.audience;
     return mint(key, request);

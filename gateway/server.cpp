@@ -1,7 +1,11 @@
 #include "gateway/server.hpp"
 
 #include "common/log.hpp"
+#include "gateway/request_rules.hpp"
+#include "gateway/services.hpp"
 #include "gateway/session.hpp"
+#include "gateway/session_events.hpp"
+#include "gateway/session_registry.hpp"
 #include "libvirt_adapter/hypervisors.hpp"
 #include "token/token.hpp"
 #include "tunnel/connector.hpp"
@@ -135,12 +139,18 @@ struct Server::Impl {
         ssh_tunnels(make_ssh_tunnels(config, ioc)),
         connector(tunnel::ConnectorOptions{config.connect_timeout}, ssh_tunnels),
         acceptor(ioc),
-        services{config, tls.get(), verifier, hypervisors, routes, connector, {}, {}, {}, {}, {}} {
+        origin_policy{config.public_host, config.allowed_origins},
+        services{config,
+                 tls ? tls->native_handle() : nullptr,
+                 Authority{origin_policy, verifier, hypervisors, routes},
+                 ConsoleOpeners{connector},
+                 session_log,
+                 sessions,
+                 TrustedProxies(config.trusted_proxies),
+                 {},
+                 {},
+                 {}} {
     for (const HostConfig& host : config.hosts) routes.emplace(host.id, make_route(host));
-    services.origin_policy.public_host = config.public_host;
-    services.origin_policy.allowed_origins = config.allowed_origins;
-    services.proxies = TrustedProxies(config.trusted_proxies);
-    services.sessions = &sessions;
     if (!config.web.empty()) services.web.emplace(config.web);
     // The browser clients: served when installed (Debian's novnc and spice-html5).
     if (std::filesystem::is_directory(config.novnc_dir)) services.novnc.emplace(config.novnc_dir);
@@ -181,14 +191,16 @@ struct Server::Impl {
   std::unique_ptr<ssl::context> tls;
   token::Verifier verifier;
   libvirt::Hypervisors hypervisors;
-  std::map<std::string, tunnel::HostRoute, std::less<>> routes;
+  HostRoutes routes;
   std::shared_ptr<tunnel::SshTunnels> ssh_tunnels;  // null when no host uses SSH
   tunnel::Connector connector;
   tcp::acceptor acceptor;
+  OriginPolicy origin_policy;
+  SessionLogWriter session_log;  // the first listener of the sessions' events
+  SessionRegistry sessions;
   Services services;
   std::atomic<std::uint64_t> next_session{1};
   std::optional<net::signal_set> signals;
-  SessionRegistry sessions;
   std::optional<net::steady_timer> drain_timer;
 };
 

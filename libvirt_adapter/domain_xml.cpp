@@ -30,10 +30,6 @@ std::string lower(std::string text) {
 
 }  // namespace
 
-std::string_view graphics_type_name(GraphicsType type) {
-  return type == GraphicsType::vnc ? "vnc" : "spice";
-}
-
 std::optional<DomainXml> parse_domain_xml(std::string_view xml) {
   pugi::xml_document doc;
   // No entity expansion beyond the XML builtins; pugixml never fetches anything.
@@ -51,9 +47,9 @@ std::optional<DomainXml> parse_domain_xml(std::string_view xml) {
     Graphics graphics;
     const std::string_view type = node.attribute("type").as_string();
     if (type == "vnc") {
-      graphics.type = GraphicsType::vnc;
+      graphics.type = ConsoleKind::vnc;
     } else if (type == "spice") {
-      graphics.type = GraphicsType::spice;
+      graphics.type = ConsoleKind::spice;
     } else {
       continue;  // sdl, rdp, dbus, egl-headless: not reachable over a socket
     }

@@ -2,14 +2,14 @@
 // and every <graphics> device with where it listens. Pure parsing, no libvirt.
 #pragma once
 
+#include "common/console_kind.hpp"
+
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace cgw::libvirt {
-
-enum class GraphicsType { vnc, spice };
 
 struct GraphicsListen {
   enum class Type { address, network, socket, none };
@@ -20,9 +20,9 @@ struct GraphicsListen {
 };
 
 struct Graphics {
-  GraphicsType type = GraphicsType::vnc;
-  int port = -1;      // -1: not allocated (domain not running) or no TCP port
-  int tls_port = -1;  // SPICE only
+  ConsoleKind type = ConsoleKind::vnc;  // vnc or spice
+  int port = -1;                        // -1: not allocated (domain not running) or no TCP port
+  int tls_port = -1;                    // SPICE only
   bool autoport = false;
   std::string listen_attribute;  // the legacy listen='...' attribute
   std::string socket;            // the socket='...' attribute (VNC)
@@ -53,7 +53,5 @@ struct EffectiveListen {
   std::string socket;
 };
 EffectiveListen effective_listen(const Graphics& graphics);
-
-std::string_view graphics_type_name(GraphicsType type);
 
 }  // namespace cgw::libvirt

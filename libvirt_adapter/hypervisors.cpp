@@ -18,6 +18,8 @@
 #include <optional>
 
 namespace cgw::libvirt {
+
+namespace net = boost::asio;
 namespace {
 
 constexpr log::Logger logger{"libvirt"};

@@ -23,8 +23,6 @@
 
 namespace cgw::libvirt {
 
-namespace net = boost::asio;
-
 struct HostSpec {
   std::string id;
   std::string uri;
@@ -63,7 +61,7 @@ class Hypervisors {
   bool has_host(const std::string& host_id) const;
 
   // Finds the domain by UUID on the host and reads its live XML.
-  net::awaitable<DomainLookup> lookup(std::string host_id, std::string uuid);
+  boost::asio::awaitable<DomainLookup> lookup(std::string host_id, std::string uuid);
 
  private:
   struct Impl;

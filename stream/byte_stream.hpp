@@ -22,12 +22,11 @@
 
 namespace cgw::stream {
 
-namespace net = boost::asio;
 using boost::system::error_code;
 
 // A non-blocking call found nothing to do (EAGAIN).
 inline bool would_block(const error_code& ec) {
-  return ec == net::error::would_block || ec == net::error::try_again;
+  return ec == boost::asio::error::would_block || ec == boost::asio::error::try_again;
 }
 
 // Why a stream is being ended, for protocols that can say so (WebSocket close code
@@ -44,24 +43,24 @@ class ByteStream {
   // Reads at least one byte, except that a stream that consumed only traffic of
   // its own protocol (a WebSocket ping, half a frame header) may complete with
   // 0 bytes and no error: the caller waits again. An orderly end of the peer's
-  // data is net::error::eof.
-  virtual net::awaitable<std::tuple<error_code, std::size_t>> read_some(
-      net::mutable_buffer buf) = 0;
+  // data is boost::asio::error::eof.
+  virtual boost::asio::awaitable<std::tuple<error_code, std::size_t>> read_some(
+      boost::asio::mutable_buffer buf) = 0;
 
   // Streams that can wait for data without holding a buffer say so; the pump
   // then lends them one only once data has arrived, so an idle session holds
   // no read buffer. wait_readable() completes when read_some() would not block
   // (or the stream failed: then read_some() reports it).
   virtual bool can_wait_readable() const noexcept { return false; }
-  virtual net::awaitable<error_code> wait_readable() { co_return error_code{}; }
+  virtual boost::asio::awaitable<error_code> wait_readable() { co_return error_code{}; }
 
   // Writes all of `buf` before completing: awaiting this before the next read is
   // what gives the pump its backpressure.
-  virtual net::awaitable<error_code> write(net::const_buffer buf) = 0;
+  virtual boost::asio::awaitable<error_code> write(boost::asio::const_buffer buf) = 0;
 
   // Ends the stream in order (WebSocket: close handshake with `why`). Pending
   // reads complete once the peer has acknowledged, or the stream gives up.
-  virtual net::awaitable<void> close(EndReason why) = 0;
+  virtual boost::asio::awaitable<void> close(EndReason why) = 0;
 
   // Aborts at once: pending operations complete with an error, the transport is closed.
   virtual void abort() noexcept = 0;

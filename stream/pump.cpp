@@ -14,6 +14,8 @@
 #include <optional>
 
 namespace cgw::stream {
+
+namespace net = boost::asio;
 namespace {
 
 using Ender = PumpResult::Ender;

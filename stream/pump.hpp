@@ -36,7 +36,7 @@ struct PumpResult {
 // coroutine first runs, so it must outlive that first resumption (awaiting pump()
 // directly is enough). By reference and without a default: GCC 12 mis-destroys
 // defaulted by-value coroutine parameters.
-net::awaitable<PumpResult> pump(ByteStream& client, ByteStream& console,
-                                const PumpOptions& options);
+boost::asio::awaitable<PumpResult> pump(ByteStream& client, ByteStream& console,
+                                        const PumpOptions& options);
 
 }  // namespace cgw::stream

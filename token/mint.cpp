@@ -39,7 +39,7 @@ std::string mint(const SigningKey& key, const MintRequest& request) {
   claims["sub"] = request.host_id + "-" + *uuid;
   claims["iat"] = issued_at;
   claims["exp"] = issued_at + request.ttl.count();
-  if (request.console) claims["console"] = console_name(*request.console);
+  if (request.console) claims["console"] = console_kind_name(*request.console);
   if (request.audience) claims["aud"] = *request.audience;
 
   const std::string signing_input = detail::base64url_encode(json::serialize(header)) + "." +

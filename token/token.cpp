@@ -55,16 +55,6 @@ std::string_view algorithm_name(Algorithm alg) {
   return "unknown";
 }
 
-std::string_view console_name(ConsoleKind kind) {
-  switch (kind) {
-    case ConsoleKind::vnc:
-      return "vnc";
-    case ConsoleKind::spice:
-      return "spice";
-  }
-  return "unknown";
-}
-
 std::optional<Claims> parse_subject(std::string_view subject) {
   // Host ids cannot contain '-', so the first one separates the halves even
   // though the uuid has four of its own.

@@ -9,6 +9,8 @@
 // Verifier is immutable after construction and safe to use from any thread.
 #pragma once
 
+#include "common/console_kind.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -23,9 +25,9 @@ enum class Algorithm { hs256, es256, eddsa, rs256 };
 // "HS256", "ES256", "EdDSA", "RS256": the JWS "alg" names.
 std::string_view algorithm_name(Algorithm alg);
 
-// Which console of the domain the token opens; unset means the domain's first.
-enum class ConsoleKind { vnc, spice };
-std::string_view console_name(ConsoleKind kind);
+// Which console of the domain the token opens (the "console" claim: "vnc" or
+// "spice"); unset means the domain's first.
+using ::cgw::ConsoleKind;
 
 // A token's verified content.
 struct Claims {

@@ -131,14 +131,10 @@ VerifyResult check_claims(const json::object& payload, const Policy& policy,
 
   if (const auto* console = payload.if_contains("console")) {
     if (!console->is_string()) return invalid(bad_console);
-    const auto& name = console->get_string();
-    if (name == "vnc") {
-      claims->console = ConsoleKind::vnc;
-    } else if (name == "spice") {
-      claims->console = ConsoleKind::spice;
-    } else {
-      return invalid(bad_console);
-    }
+    // Graphics consoles only, until serial consoles are served.
+    const auto kind = parse_console_kind(console->get_string());
+    if (!kind || !is_graphics(*kind)) return invalid(bad_console);
+    claims->console = *kind;
   }
 
   if (policy.audience) {

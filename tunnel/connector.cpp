@@ -1,6 +1,6 @@
 #include "tunnel/connector.hpp"
 
-#include "tunnel/socket_stream.hpp"
+#include "stream/socket_stream.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -14,6 +14,8 @@
 #include <tuple>
 
 namespace cgw::tunnel {
+
+namespace net = boost::asio;
 namespace {
 
 using namespace net::experimental::awaitable_operators;
@@ -112,7 +114,7 @@ net::awaitable<ConnectResult> connect_tcp(std::string address, std::uint16_t por
   // Console traffic is small interactive messages: never hold them back.
   socket.set_option(tcp::no_delay(true), ec);
   ConnectResult result;
-  result.stream = std::make_unique<SocketStream<tcp::socket>>(std::move(socket));
+  result.stream = std::make_unique<stream::SocketStream<tcp::socket>>(std::move(socket));
   result.description = std::move(description);
   co_return result;
 }
@@ -140,7 +142,7 @@ net::awaitable<ConnectResult> connect_unix(std::string path, std::chrono::millis
                      "console unreachable: " + connect_error.message(), description);
   }
   ConnectResult result;
-  result.stream = std::make_unique<SocketStream<local::socket>>(std::move(socket));
+  result.stream = std::make_unique<stream::SocketStream<local::socket>>(std::move(socket));
   result.description = std::move(description);
   co_return result;
 }
@@ -149,6 +151,10 @@ net::awaitable<ConnectResult> connect_unix(std::string path, std::chrono::millis
 
 Connector::Connector(ConnectorOptions options, std::shared_ptr<TunnelProvider> tunnels)
     : options_(options), tunnels_(std::move(tunnels)) {}
+
+net::awaitable<ConnectResult> Connector::open(const ConsoleSpec& console) const {
+  co_return co_await connect(console.host, console.path);
+}
 
 net::awaitable<ConnectResult> Connector::connect(const HostRoute& host,
                                                  const ConsolePath& path) const {

@@ -13,6 +13,8 @@
 #include <cstring>
 
 namespace cgw::tunnel {
+
+namespace net = boost::asio;
 namespace {
 
 using boost::system::error_code;

@@ -27,7 +27,6 @@
 
 namespace cgw::tunnel {
 
-namespace net = boost::asio;
 struct AgentIdentity {
   Bytes blob;  // the public key in SSH wire format
   std::string comment;
@@ -35,20 +34,21 @@ struct AgentIdentity {
 
 class SshAgent {
  public:
-  explicit SshAgent(const net::any_io_executor& executor) : socket_(executor) {}
+  explicit SshAgent(const boost::asio::any_io_executor& executor) : socket_(executor) {}
 
-  net::awaitable<boost::system::error_code> connect(std::string socket_path);
-  net::awaitable<std::tuple<boost::system::error_code, std::vector<AgentIdentity>>>
+  boost::asio::awaitable<boost::system::error_code> connect(std::string socket_path);
+  boost::asio::awaitable<std::tuple<boost::system::error_code, std::vector<AgentIdentity>>>
   list_identities();
   // The raw signature blob (without its algorithm name), as libssh2 wants it.
-  net::awaitable<std::tuple<boost::system::error_code, Bytes>> sign(Bytes key_blob, Bytes data);
+  boost::asio::awaitable<std::tuple<boost::system::error_code, Bytes>> sign(Bytes key_blob,
+                                                                            Bytes data);
   void close() noexcept;
-  net::any_io_executor executor() { return socket_.get_executor(); }
+  boost::asio::any_io_executor executor() { return socket_.get_executor(); }
 
  private:
-  net::awaitable<std::tuple<boost::system::error_code, Bytes>> transact(Bytes request);
+  boost::asio::awaitable<std::tuple<boost::system::error_code, Bytes>> transact(Bytes request);
 
-  net::local::stream_protocol::socket socket_;
+  boost::asio::local::stream_protocol::socket socket_;
 };
 
 class AgentSigner : public std::enable_shared_from_this<AgentSigner> {
@@ -68,7 +68,7 @@ class AgentSigner : public std::enable_shared_from_this<AgentSigner> {
   enum class Phase { idle, waiting, answered };
   int sign(unsigned char** signature, std::size_t* signature_length, const unsigned char* data,
            std::size_t data_length);
-  static net::awaitable<void> request(std::shared_ptr<AgentSigner> self, Bytes data);
+  static boost::asio::awaitable<void> request(std::shared_ptr<AgentSigner> self, Bytes data);
 
   std::shared_ptr<SshAgent> agent_;
   std::function<void()> ready_;

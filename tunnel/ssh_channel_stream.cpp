@@ -7,6 +7,8 @@
 #include <boost/asio/use_awaitable.hpp>
 
 namespace cgw::tunnel {
+
+namespace net = boost::asio;
 namespace {
 
 // Named coroutines that keep the session alive in their frame while they run on

@@ -24,10 +24,10 @@ class SshChannelStream final : public stream::ByteStream {
   SshChannelStream(const SshChannelStream&) = delete;
   SshChannelStream& operator=(const SshChannelStream&) = delete;
 
-  stream::net::awaitable<std::tuple<stream::error_code, std::size_t>> read_some(
-      stream::net::mutable_buffer buffer) override;
-  stream::net::awaitable<stream::error_code> write(stream::net::const_buffer buffer) override;
-  stream::net::awaitable<void> close(stream::EndReason why) override;
+  boost::asio::awaitable<std::tuple<stream::error_code, std::size_t>> read_some(
+      boost::asio::mutable_buffer buffer) override;
+  boost::asio::awaitable<stream::error_code> write(boost::asio::const_buffer buffer) override;
+  boost::asio::awaitable<void> close(stream::EndReason why) override;
   void abort() noexcept override;
 
  private:

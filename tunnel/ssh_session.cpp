@@ -26,6 +26,8 @@
 #include <unistd.h>
 
 namespace cgw::tunnel {
+
+namespace net = boost::asio;
 namespace {
 
 using namespace net::experimental::awaitable_operators;

@@ -22,8 +22,8 @@
 #include "tunnel/connector.hpp"
 #include "tunnel/host_route.hpp"
 #include "tunnel/libssh2_handles.hpp"
+#include "tunnel/ssh_options.hpp"
 #include "tunnel/ssh_transport.hpp"
-#include "tunnel/ssh_tunnels.hpp"
 #include "tunnel/ssh_wakeup.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
@@ -49,14 +49,14 @@ class SshSession : public std::enable_shared_from_this<SshSession> {
     std::string reason;
   };
 
-  SshSession(net::any_io_executor strand, SshSettings settings, SshTunnelOptions options);
+  SshSession(boost::asio::any_io_executor strand, SshSettings settings, SshTunnelOptions options);
   ~SshSession();
   SshSession(const SshSession&) = delete;
   SshSession& operator=(const SshSession&) = delete;
 
   // Connects, verifies the host key and authenticates, within connect_timeout.
   // Returns why not, or nothing once the session is ready. Called once.
-  net::awaitable<std::optional<Failure>> connect();
+  boost::asio::awaitable<std::optional<Failure>> connect();
 
   struct Opened {
     std::uint64_t channel = 0;  // 0 when the open failed
@@ -64,12 +64,12 @@ class SshSession : public std::enable_shared_from_this<SshSession> {
     bool session_lost = false;  // the session died rather than the channel being refused
   };
   // Opens a channel for an ssh_tcp or ssh_unix path.
-  net::awaitable<Opened> open_channel(ConsolePath path);
+  boost::asio::awaitable<Opened> open_channel(ConsolePath path);
 
   // ByteStream semantics for channel `id`: eof once the console's side has ended.
-  net::awaitable<std::tuple<error_code, std::size_t>> read(std::uint64_t id,
-                                                           net::mutable_buffer buffer);
-  net::awaitable<error_code> write(std::uint64_t id, net::const_buffer buffer);
+  boost::asio::awaitable<std::tuple<error_code, std::size_t>> read(
+      std::uint64_t id, boost::asio::mutable_buffer buffer);
+  boost::asio::awaitable<error_code> write(std::uint64_t id, boost::asio::const_buffer buffer);
   // Ends channel `id`: its pending read and write complete with operation_aborted,
   // and the channel is closed with the server in the background.
   void release(std::uint64_t id);
@@ -78,7 +78,7 @@ class SshSession : public std::enable_shared_from_this<SshSession> {
   void close(const char* why);
   bool alive() const noexcept { return !dead_; }
   const SshSettings& settings() const noexcept { return settings_; }
-  const net::any_io_executor& executor() const noexcept { return strand_; }
+  const boost::asio::any_io_executor& executor() const noexcept { return strand_; }
   const std::string& name() const noexcept { return name_; }
   // Runs once, on the strand, when the session dies or is closed.
   void on_dead(std::function<void()> callback) { on_dead_ = std::move(callback); }
@@ -90,23 +90,23 @@ class SshSession : public std::enable_shared_from_this<SshSession> {
   };
   struct OpenAttempt;
 
-  net::awaitable<std::optional<Failure>> establish();
-  net::awaitable<std::optional<Failure>> authenticate();
-  net::awaitable<std::optional<Failure>> authenticate_with_agent(const std::string& user);
+  boost::asio::awaitable<std::optional<Failure>> establish();
+  boost::asio::awaitable<std::optional<Failure>> authenticate();
+  boost::asio::awaitable<std::optional<Failure>> authenticate_with_agent(const std::string& user);
 
   template <class Attempt>
-  net::awaitable<int> drive(Attempt attempt);
+  boost::asio::awaitable<int> drive(Attempt attempt);
   void after_call(std::uint64_t received_before);
-  net::awaitable<void> wait_for_progress();
-  net::awaitable<void> wait_inbound();
+  boost::asio::awaitable<void> wait_for_progress();
+  boost::asio::awaitable<void> wait_inbound();
 
-  static net::awaitable<void> run_open(std::shared_ptr<SshSession> self,
-                                       std::shared_ptr<OpenAttempt> attempt);
-  static net::awaitable<void> reader(std::shared_ptr<SshSession> self);
-  static net::awaitable<void> writer(std::shared_ptr<SshSession> self);
-  static net::awaitable<void> keepalive(std::shared_ptr<SshSession> self);
-  static net::awaitable<void> idle_watch(std::shared_ptr<SshSession> self);
-  static net::awaitable<void> reaper(std::shared_ptr<SshSession> self);
+  static boost::asio::awaitable<void> run_open(std::shared_ptr<SshSession> self,
+                                               std::shared_ptr<OpenAttempt> attempt);
+  static boost::asio::awaitable<void> reader(std::shared_ptr<SshSession> self);
+  static boost::asio::awaitable<void> writer(std::shared_ptr<SshSession> self);
+  static boost::asio::awaitable<void> keepalive(std::shared_ptr<SshSession> self);
+  static boost::asio::awaitable<void> idle_watch(std::shared_ptr<SshSession> self);
+  static boost::asio::awaitable<void> reaper(std::shared_ptr<SshSession> self);
 
   std::uint64_t bytes_seen();
   bool busy() const noexcept { return !channels_.empty() || opens_pending_ > 0; }
@@ -116,13 +116,13 @@ class SshSession : public std::enable_shared_from_this<SshSession> {
   error_code ended() const;
   void free_libssh2() noexcept;
 
-  net::any_io_executor strand_;
+  boost::asio::any_io_executor strand_;
   SshSettings settings_;
   SshTunnelOptions options_;
   std::string user_;         // settings_.user, or the service's own user name
   std::string known_hosts_;  // settings_.known_hosts, or ~/.ssh/known_hosts
   std::string name_;         // user@host:port, for the log
-  net::ip::tcp::socket socket_;
+  boost::asio::ip::tcp::socket socket_;
   // Declared in this order so that, whatever happens, channels are freed before
   // the session and the session before its transport and socket.
   std::unique_ptr<SshTransport> transport_;
@@ -136,8 +136,8 @@ class SshSession : public std::enable_shared_from_this<SshSession> {
   WakeAll space_;      // the queue fell below the high-water mark
   WakeAll open_free_;  // the channel-open slot is free
   WakeAll activity_;   // channels or opens came or went
-  net::steady_timer keepalive_timer_;
-  net::steady_timer idle_timer_;
+  boost::asio::steady_timer keepalive_timer_;
+  boost::asio::steady_timer idle_timer_;
 
   std::size_t inbound_waiters_ = 0;
   bool reader_parked_ = false;

@@ -14,6 +14,8 @@
 #include <vector>
 
 namespace cgw::tunnel {
+
+namespace net = boost::asio;
 namespace {
 
 using Kind = ConnectResult::Failure;

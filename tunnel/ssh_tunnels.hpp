@@ -21,10 +21,10 @@
 #pragma once
 
 #include "tunnel/connector.hpp"
+#include "tunnel/ssh_options.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 
-#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <mutex>
@@ -33,25 +33,6 @@
 #include <unordered_map>
 
 namespace cgw::tunnel {
-
-struct SshTunnelOptions {
-  // TCP connect, SSH handshake and authentication together; also the limit for
-  // opening one channel (the server connects to the console meanwhile).
-  std::chrono::milliseconds connect_timeout{10000};
-  // A host's session is closed this long after its last channel closed.
-  std::chrono::milliseconds idle_close{60000};
-  // SSH keepalive: a request the server must answer. When two in a row bring
-  // nothing back, or TCP data stays unacknowledged for three intervals, the
-  // session is dropped (the next open reconnects). libssh2 needs at least 2 s.
-  // Zero disables keepalives.
-  std::chrono::seconds keepalive_interval{15};
-  // The SSH window each channel offers: how much console output may be on its
-  // way or waiting in this process, beyond one read, before the server has to
-  // stop. It bounds memory per channel when the browser is slower than the console.
-  std::size_t channel_window = 256 * 1024;
-  // Channel writes wait while this much is queued for the host's socket.
-  std::size_t send_high_water = 1024 * 1024;
-};
 
 class SshTunnels final : public TunnelProvider {
  public:
@@ -64,7 +45,8 @@ class SshTunnels final : public TunnelProvider {
   // "SSH authentication failed", ...), host_key_not_trusted ("host key not
   // trusted"), console_unreachable ("console unreachable through SSH: <why>").
   // Resumes on the caller's executor.
-  net::awaitable<ConnectResult> open(const HostRoute& host, const ConsolePath& path) override;
+  boost::asio::awaitable<ConnectResult> open(const HostRoute& host,
+                                             const ConsolePath& path) override;
 
   // How many SSH connections to this host are up (normally 0 or 1; a session
   // being replaced after a settings change keeps its channels until they end).

@@ -107,7 +107,7 @@ TEST(ParseDomainXml, LiveXmlOfRunningVncDomain) {
   EXPECT_TRUE(dom->has_id);
   ASSERT_EQ(dom->graphics.size(), 1u);
   const Graphics& g = dom->graphics[0];
-  EXPECT_EQ(g.type, GraphicsType::vnc);
+  EXPECT_EQ(g.type, ConsoleKind::vnc);
   EXPECT_EQ(g.port, 5901);
   EXPECT_EQ(g.tls_port, -1);
   EXPECT_TRUE(g.autoport);
@@ -167,9 +167,9 @@ TEST(ParseDomainXml, SeveralGraphicsDevicesInDocumentOrder) {
     </graphics>)"));
   ASSERT_TRUE(dom.has_value());
   ASSERT_EQ(dom->graphics.size(), 2u);
-  EXPECT_EQ(dom->graphics[0].type, GraphicsType::spice);
+  EXPECT_EQ(dom->graphics[0].type, ConsoleKind::spice);
   EXPECT_EQ(dom->graphics[0].port, 5901);
-  EXPECT_EQ(dom->graphics[1].type, GraphicsType::vnc);
+  EXPECT_EQ(dom->graphics[1].type, ConsoleKind::vnc);
   EXPECT_EQ(dom->graphics[1].port, 5902);
   EXPECT_EQ(dom->graphics[1].listens.at(0).address, "::1");
 }
@@ -186,7 +186,7 @@ TEST(ParseDomainXml, GraphicsThatAreNotVncOrSpiceAreSkipped) {
     </graphics>)"));
   ASSERT_TRUE(dom.has_value());
   ASSERT_EQ(dom->graphics.size(), 1u);
-  EXPECT_EQ(dom->graphics[0].type, GraphicsType::vnc);
+  EXPECT_EQ(dom->graphics[0].type, ConsoleKind::vnc);
   EXPECT_EQ(dom->graphics[0].port, 5901);
 }
 
@@ -226,7 +226,7 @@ TEST(ParseDomainXml, SpiceTlsPort) {
     </graphics>)"));
   ASSERT_TRUE(dom.has_value());
   ASSERT_EQ(dom->graphics.size(), 1u);
-  EXPECT_EQ(dom->graphics[0].type, GraphicsType::spice);
+  EXPECT_EQ(dom->graphics[0].type, ConsoleKind::spice);
   EXPECT_EQ(dom->graphics[0].port, 5900);
   EXPECT_EQ(dom->graphics[0].tls_port, 5901);
   EXPECT_FALSE(dom->graphics[0].autoport);
@@ -260,8 +260,8 @@ TEST(ParseDomainXml, NotADomainDocument) {
 }
 
 TEST(GraphicsTypeName, Names) {
-  EXPECT_EQ(graphics_type_name(GraphicsType::vnc), "vnc");
-  EXPECT_EQ(graphics_type_name(GraphicsType::spice), "spice");
+  EXPECT_EQ(console_kind_name(ConsoleKind::vnc), "vnc");
+  EXPECT_EQ(console_kind_name(ConsoleKind::spice), "spice");
 }
 
 // ---------------------------------------------------------------------------
@@ -271,7 +271,7 @@ struct ListenRow {
   const char* name;
   std::string_view graphics_xml;
   bool running;
-  GraphicsType type;
+  ConsoleKind type;
   EffectiveListen::Kind kind;
   std::string_view address;
   int port;
@@ -289,90 +289,90 @@ const ListenRow listen_rows[] = {
      R"(<graphics type='vnc' port='-1' autoport='yes' listen='127.0.0.1'>
       <listen type='address' address='127.0.0.1'/>
     </graphics>)",
-     false, GraphicsType::vnc, K::not_started, "", -1, ""},
+     false, ConsoleKind::vnc, K::not_started, "", -1, ""},
     {"PersistentShutOffNoAddress",
      R"(<graphics type='vnc' port='-1' autoport='yes'>
       <listen type='address'/>
     </graphics>)",
-     false, GraphicsType::vnc, K::not_started, "", -1, ""},
+     false, ConsoleKind::vnc, K::not_started, "", -1, ""},
     {"RunningVncOnLoopback",
      R"(<graphics type='vnc' port='5900' autoport='yes' listen='127.0.0.1'>
       <listen type='address' address='127.0.0.1'/>
     </graphics>)",
-     true, GraphicsType::vnc, K::tcp, "127.0.0.1", 5900, ""},
+     true, ConsoleKind::vnc, K::tcp, "127.0.0.1", 5900, ""},
     {"RunningSpiceOnLoopback",
      R"(<graphics type='spice' port='5901' autoport='yes' listen='127.0.0.1'>
       <listen type='address' address='127.0.0.1'/>
     </graphics>)",
-     true, GraphicsType::spice, K::tcp, "127.0.0.1", 5901, ""},
+     true, ConsoleKind::spice, K::tcp, "127.0.0.1", 5901, ""},
     {"Ipv6Loopback",
      R"(<graphics type='vnc' port='5902' autoport='yes' listen='::1'>
       <listen type='address' address='::1'/>
     </graphics>)",
-     true, GraphicsType::vnc, K::tcp, "::1", 5902, ""},
+     true, ConsoleKind::vnc, K::tcp, "::1", 5902, ""},
     {"Ipv6Wildcard",
      R"(<graphics type='vnc' port='5901' autoport='yes' listen='::'>
       <listen type='address' address='::'/>
     </graphics>)",
-     true, GraphicsType::vnc, K::tcp, "::", 5901, ""},
+     true, ConsoleKind::vnc, K::tcp, "::", 5901, ""},
     {"Ipv4Wildcard",
      R"(<graphics type='vnc' port='5903' autoport='yes' listen='0.0.0.0'>
       <listen type='address' address='0.0.0.0'/>
     </graphics>)",
-     true, GraphicsType::vnc, K::tcp, "0.0.0.0", 5903, ""},
+     true, ConsoleKind::vnc, K::tcp, "0.0.0.0", 5903, ""},
     {"RunningSocket",
      R"(<graphics type='vnc' socket='/var/lib/libvirt/qemu/domain-5-x/vnc.sock'>
       <listen type='socket' socket='/var/lib/libvirt/qemu/domain-5-x/vnc.sock'/>
     </graphics>)",
-     true, GraphicsType::vnc, K::unix_socket, "", -1, "/var/lib/libvirt/qemu/domain-5-x/vnc.sock"},
+     true, ConsoleKind::vnc, K::unix_socket, "", -1, "/var/lib/libvirt/qemu/domain-5-x/vnc.sock"},
     {"SocketOfShutOffDomain",
      R"(<graphics type='vnc'>
       <listen type='socket'/>
     </graphics>)",
-     false, GraphicsType::vnc, K::not_started, "", -1, ""},
+     false, ConsoleKind::vnc, K::not_started, "", -1, ""},
     {"SocketAttributeOnly", R"(<graphics type='vnc' socket='/run/cgw/vnc.sock'/>)", true,
-     GraphicsType::vnc, K::unix_socket, "", -1, "/run/cgw/vnc.sock"},
+     ConsoleKind::vnc, K::unix_socket, "", -1, "/run/cgw/vnc.sock"},
     {"ListenTypeNone",
      R"(<graphics type='vnc'>
       <listen type='none'/>
     </graphics>)",
-     true, GraphicsType::vnc, K::none, "", -1, ""},
+     true, ConsoleKind::vnc, K::none, "", -1, ""},
     {"NetworkWithAddressFilledIn",
      R"(<graphics type='vnc' port='5901' autoport='yes' listen='192.168.122.1'>
       <listen type='network' address='192.168.122.1' network='default'/>
     </graphics>)",
-     true, GraphicsType::vnc, K::tcp, "192.168.122.1", 5901, ""},
+     true, ConsoleKind::vnc, K::tcp, "192.168.122.1", 5901, ""},
     {"NetworkOfShutOffDomain",
      R"(<graphics type='vnc' port='-1' autoport='yes'>
       <listen type='network' network='default'/>
     </graphics>)",
-     false, GraphicsType::vnc, K::not_started, "", -1, ""},
+     false, ConsoleKind::vnc, K::not_started, "", -1, ""},
     {"SpiceTlsPortOnly",
      R"(<graphics type='spice' port='-1' tlsPort='5901' autoport='no' listen='127.0.0.1' defaultMode='secure'>
       <listen type='address' address='127.0.0.1'/>
     </graphics>)",
-     true, GraphicsType::spice, K::tls_only, "", -1, ""},
+     true, ConsoleKind::spice, K::tls_only, "", -1, ""},
     {"SpicePlainAndTlsPortUsesPlain",
      R"(<graphics type='spice' port='5900' tlsPort='5901' autoport='yes' listen='127.0.0.1'>
       <listen type='address' address='127.0.0.1'/>
     </graphics>)",
-     true, GraphicsType::spice, K::tcp, "127.0.0.1", 5900, ""},
+     true, ConsoleKind::spice, K::tcp, "127.0.0.1", 5900, ""},
     {"LegacyListenAttributeOnly",
      R"(<graphics type='vnc' port='5904' autoport='no' listen='10.0.0.5'/>)", true,
-     GraphicsType::vnc, K::tcp, "10.0.0.5", 5904, ""},
+     ConsoleKind::vnc, K::tcp, "10.0.0.5", 5904, ""},
     {"ListenChildWithoutAddressFallsBackToAttribute",
      R"(<graphics type='vnc' port='5905' autoport='no' listen='10.0.0.6'>
       <listen type='address'/>
     </graphics>)",
-     true, GraphicsType::vnc, K::tcp, "10.0.0.6", 5905, ""},
+     true, ConsoleKind::vnc, K::tcp, "10.0.0.6", 5905, ""},
     {"NoListenAtAllDefaultsToLoopback", R"(<graphics type='vnc' port='5906' autoport='no'/>)", true,
-     GraphicsType::vnc, K::tcp, "127.0.0.1", 5906, ""},
+     ConsoleKind::vnc, K::tcp, "127.0.0.1", 5906, ""},
     {"FirstListenWins",
      R"(<graphics type='vnc' port='5907' autoport='no' listen='10.0.0.7'>
       <listen type='address' address='10.0.0.7'/>
       <listen type='address' address='10.0.0.8'/>
     </graphics>)",
-     true, GraphicsType::vnc, K::tcp, "10.0.0.7", 5907, ""},
+     true, ConsoleKind::vnc, K::tcp, "10.0.0.7", 5907, ""},
 };
 
 TEST_P(EffectiveListenTable, Row) {

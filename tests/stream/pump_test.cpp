@@ -29,14 +29,16 @@
 
 #include "stream/buffer_pool.hpp"
 #include "stream/pump.hpp"
-#include "tunnel/socket_stream.hpp"
+#include "stream/socket_stream.hpp"
 
 namespace cgw::stream {
+
+namespace net = boost::asio;
 namespace {
 
 using namespace std::chrono_literals;
 using UnixSocket = net::local::stream_protocol::socket;
-using UnixStream = tunnel::SocketStream<UnixSocket>;
+using UnixStream = SocketStream<UnixSocket>;
 
 constexpr std::size_t KiB = 1024;
 constexpr std::size_t MiB = 1024 * KiB;

@@ -44,8 +44,8 @@ TEST(Names, MatchJwsAndConfig) {
   EXPECT_EQ(algorithm_name(Algorithm::es256), "ES256");
   EXPECT_EQ(algorithm_name(Algorithm::eddsa), "EdDSA");
   EXPECT_EQ(algorithm_name(Algorithm::rs256), "RS256");
-  EXPECT_EQ(console_name(ConsoleKind::vnc), "vnc");
-  EXPECT_EQ(console_name(ConsoleKind::spice), "spice");
+  EXPECT_EQ(console_kind_name(ConsoleKind::vnc), "vnc");
+  EXPECT_EQ(console_kind_name(ConsoleKind::spice), "spice");
 }
 
 TEST(Base64url, RoundTripsEveryLength) {

@@ -1,4 +1,4 @@
-#include "gateway/handshake.hpp"
+#include "websocket/handshake.hpp"
 
 #include <boost/beast/http/field.hpp>
 
@@ -6,7 +6,7 @@
 
 #include <array>
 
-namespace cgw::gateway {
+namespace cgw::websocket {
 
 namespace http = boost::beast::http;
 
@@ -87,4 +87,4 @@ bool offers_binary(std::string_view header) {
   return false;
 }
 
-}  // namespace cgw::gateway
+}  // namespace cgw::websocket

@@ -1,5 +1,5 @@
 // The server's side of the WebSocket opening handshake (RFC 6455 §4.2); the
-// frames that follow are ours too (gateway/ws_stream.hpp), over ws and wss.
+// frames that follow are ours too (websocket/ws_stream.hpp), over ws and wss.
 #pragma once
 
 #include <boost/beast/http/empty_body.hpp>
@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-namespace cgw::gateway {
+namespace cgw::websocket {
 
 using UpgradeRequest = boost::beast::http::request<boost::beast::http::empty_body>;
 
@@ -30,4 +30,4 @@ boost::beast::http::response<boost::beast::http::empty_body> switching_protocols
 // Whether a Sec-WebSocket-Protocol header offers "binary".
 bool offers_binary(std::string_view header);
 
-}  // namespace cgw::gateway
+}  // namespace cgw::websocket

@@ -1,6 +1,6 @@
 // TlsSocket: the server's end of a TLS connection, with OpenSSL driven directly
 // on the socket without blocking, for the HTTP phase (a Beast AsyncStream) and
-// then for WsStream (gateway/ws_stream.hpp), which frames into it.
+// then for WsStream (websocket/ws_stream.hpp), which frames into it.
 //
 // Why not Asio's ssl::stream (docs/design.md, "TLS"): it moves every record
 // through a BIO pair and an extra buffer, and sends each 16 KiB record with a
@@ -31,7 +31,7 @@
 #include <span>
 #include <string_view>
 
-namespace cgw::gateway {
+namespace cgw::websocket {
 
 class TlsSocket {
  public:
@@ -198,4 +198,4 @@ class TlsSocket {
   std::unique_ptr<State> s_;
 };
 
-}  // namespace cgw::gateway
+}  // namespace cgw::websocket

@@ -1,4 +1,4 @@
-#include "gateway/ws_stream.hpp"
+#include "websocket/ws_stream.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -8,7 +8,7 @@
 
 #include <array>
 
-namespace cgw::gateway {
+namespace cgw::websocket {
 
 namespace net = boost::asio;
 using stream::error_code;
@@ -224,4 +224,4 @@ void BasicWsStream<T>::abort() noexcept {
 template class BasicWsStream<PlainSocket>;
 template class BasicWsStream<TlsSocket>;
 
-}  // namespace cgw::gateway
+}  // namespace cgw::websocket

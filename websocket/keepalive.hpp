@@ -12,7 +12,7 @@
 
 #include <chrono>
 
-namespace cgw::gateway {
+namespace cgw::websocket {
 
 class KeepaliveList;
 
@@ -41,4 +41,4 @@ class KeepaliveMember {
   KeepaliveMember* next_ = nullptr;
 };
 
-}  // namespace cgw::gateway
+}  // namespace cgw::websocket

@@ -14,11 +14,11 @@
 // pump at a time; pongs and close replies are written between data frames.
 #pragma once
 
-#include "gateway/keepalive.hpp"
-#include "gateway/plain_socket.hpp"
-#include "gateway/tls_socket.hpp"
 #include "stream/byte_stream.hpp"
 #include "websocket/frame.hpp"
+#include "websocket/keepalive.hpp"
+#include "websocket/plain_socket.hpp"
+#include "websocket/tls_socket.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 
@@ -27,7 +27,7 @@
 #include <optional>
 #include <string>
 
-namespace cgw::gateway {
+namespace cgw::websocket {
 
 // Transport: PlainSocket or TlsSocket (non-blocking reads and writes, and
 // waiting for the socket).
@@ -42,17 +42,17 @@ class BasicWsStream final : public stream::ByteStream, private KeepaliveMember {
   void keep_alive(std::chrono::milliseconds interval);
 
   bool can_wait_readable() const noexcept override { return true; }
-  stream::net::awaitable<stream::error_code> wait_readable() override;
-  stream::net::awaitable<std::tuple<stream::error_code, std::size_t>> read_some(
-      stream::net::mutable_buffer buf) override;
-  stream::net::awaitable<stream::error_code> write(stream::net::const_buffer buf) override;
+  boost::asio::awaitable<stream::error_code> wait_readable() override;
+  boost::asio::awaitable<std::tuple<stream::error_code, std::size_t>> read_some(
+      boost::asio::mutable_buffer buf) override;
+  boost::asio::awaitable<stream::error_code> write(boost::asio::const_buffer buf) override;
 
   // Sends a close frame with `why` (or the override), then gives the browser
   // 5 s to answer before the socket is cut. The answer is read by whoever
   // reads (the pump); see close_and_drain() when nobody does.
-  stream::net::awaitable<void> close(stream::EndReason why) override;
+  boost::asio::awaitable<void> close(stream::EndReason why) override;
   // close(), then reads (and drops) until the browser's close frame or the end.
-  stream::net::awaitable<void> close_and_drain(stream::EndReason why);
+  boost::asio::awaitable<void> close_and_drain(stream::EndReason why);
   void abort() noexcept override;
 
   // The reason the next close() gives, whatever the pump asks for (the gateway
@@ -66,15 +66,15 @@ class BasicWsStream final : public stream::ByteStream, private KeepaliveMember {
   // Cuts the socket if the close handshake has not ended in 5 s.
   void arm_close_limit();
   // Appends a control frame and writes it out, after any write in flight.
-  stream::net::awaitable<stream::error_code> send_control(const std::string& frame);
+  boost::asio::awaitable<stream::error_code> send_control(const std::string& frame);
   // Waits until no write is in flight.
-  stream::net::awaitable<void> wait_turn();
+  boost::asio::awaitable<void> wait_turn();
   // Writes `head` (pending control frames), then `header` + `payload`.
-  stream::net::awaitable<stream::error_code> send(stream::net::const_buffer header,
-                                                  stream::net::const_buffer payload);
+  boost::asio::awaitable<stream::error_code> send(boost::asio::const_buffer header,
+                                                  boost::asio::const_buffer payload);
 
   Transport transport_;
-  ::cgw::websocket::Decoder decoder_;
+  Decoder decoder_;
   std::string control_out_;         // whole control frames waiting to be written
   std::unique_ptr<Timer> turn_;     // made only when two writers meet
   std::unique_ptr<Timer> closing_;  // the close handshake's time limit
@@ -90,4 +90,4 @@ class BasicWsStream final : public stream::ByteStream, private KeepaliveMember {
 using WsStream = BasicWsStream<PlainSocket>;
 using WssStream = BasicWsStream<TlsSocket>;
 
-}  // namespace cgw::gateway
+}  // namespace cgw::websocket

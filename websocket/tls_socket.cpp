@@ -1,4 +1,4 @@
-#include "gateway/tls_socket.hpp"
+#include "websocket/tls_socket.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ssl/error.hpp>
@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-namespace cgw::gateway {
+namespace cgw::websocket {
 
 namespace net = boost::asio;
 using stream::error_code;
@@ -341,4 +341,4 @@ void TlsSocket::close() { s_->close(); }
 
 bool TlsSocket::is_open() const { return s_ && s_->socket.is_open(); }
 
-}  // namespace cgw::gateway
+}  // namespace cgw::websocket

@@ -1,4 +1,4 @@
-#include "gateway/keepalive.hpp"
+#include "websocket/keepalive.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -6,7 +6,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-namespace cgw::gateway {
+namespace cgw::websocket {
 
 namespace net = boost::asio;
 
@@ -89,4 +89,4 @@ void KeepaliveMember::leave_keepalive() noexcept {
   if (list_) list_->remove(*this);
 }
 
-}  // namespace cgw::gateway
+}  // namespace cgw::websocket

@@ -12,7 +12,7 @@
 
 #include <span>
 
-namespace cgw::gateway {
+namespace cgw::websocket {
 
 class PlainSocket {
  public:
@@ -69,4 +69,4 @@ class PlainSocket {
   tcp::socket socket_;
 };
 
-}  // namespace cgw::gateway
+}  // namespace cgw::websocket

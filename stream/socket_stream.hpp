@@ -15,9 +15,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
-namespace cgw::tunnel {
-
-namespace net = boost::asio;
+namespace cgw::stream {
 
 template <class Socket>
 class SocketStream final : public stream::ByteStream {
@@ -29,15 +27,16 @@ class SocketStream final : public stream::ByteStream {
 
   bool can_wait_readable() const noexcept override { return true; }
 
-  stream::net::awaitable<stream::error_code> wait_readable() override {
+  boost::asio::awaitable<stream::error_code> wait_readable() override {
     if (!drained_) co_return stream::error_code{};
-    auto [ec] = co_await socket_.async_wait(Socket::wait_read, net::as_tuple(net::use_awaitable));
+    auto [ec] = co_await socket_.async_wait(Socket::wait_read,
+                                            boost::asio::as_tuple(boost::asio::use_awaitable));
     drained_ = false;
     co_return ec;
   }
 
-  stream::net::awaitable<std::tuple<stream::error_code, std::size_t>> read_some(
-      stream::net::mutable_buffer buf) override {
+  boost::asio::awaitable<std::tuple<stream::error_code, std::size_t>> read_some(
+      boost::asio::mutable_buffer buf) override {
     stream::error_code ec;
     const std::size_t n = socket_.read_some(buf, ec);
     if (stream::would_block(ec)) {
@@ -48,19 +47,19 @@ class SocketStream final : public stream::ByteStream {
     co_return std::tuple{ec, n};
   }
 
-  stream::net::awaitable<stream::error_code> write(stream::net::const_buffer buf) override {
+  boost::asio::awaitable<stream::error_code> write(boost::asio::const_buffer buf) override {
     // Most writes fit the socket's buffer: try at once, wait only for the rest.
     stream::error_code ec;
     const std::size_t n = socket_.write_some(buf, ec);
     if (!ec && n == buf.size()) co_return ec;
     if (ec && !stream::would_block(ec)) co_return ec;
-    auto [error, written] =
-        co_await net::async_write(socket_, buf + n, net::as_tuple(net::use_awaitable));
+    auto [error, written] = co_await boost::asio::async_write(
+        socket_, buf + n, boost::asio::as_tuple(boost::asio::use_awaitable));
     (void)written;
     co_return error;
   }
 
-  stream::net::awaitable<void> close(stream::EndReason) override {
+  boost::asio::awaitable<void> close(stream::EndReason) override {
     abort();
     co_return;
   }
@@ -78,4 +77,4 @@ class SocketStream final : public stream::ByteStream {
   bool drained_ = false;  // the last read emptied the socket: wait before the next
 };
 
-}  // namespace cgw::tunnel
+}  // namespace cgw::stream

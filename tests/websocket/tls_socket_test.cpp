@@ -3,7 +3,7 @@
 // bulk in both directions through small socket buffers (so that every write
 // waits for room and every read for data), the end of the stream, and the
 // time limit.
-#include "gateway/tls_socket.hpp"
+#include "websocket/tls_socket.hpp"
 #include "tests/support/scratch.hpp"
 
 #include <gtest/gtest.h>
@@ -26,8 +26,8 @@ namespace {
 namespace net = boost::asio;
 namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
-using gateway::TlsSocket;
 using stream::error_code;
+using websocket::TlsSocket;
 using namespace std::chrono_literals;
 
 std::string pattern(std::size_t size, unsigned seed) {

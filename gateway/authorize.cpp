@@ -1,0 +1,150 @@
+#include "gateway/authorize.hpp"
+
+#include "gateway/request_rules.hpp"
+#include "libvirt_adapter/domain_xml.hpp"
+#include "libvirt_adapter/hypervisors.hpp"
+#include "token/token.hpp"
+#include "tunnel/connector.hpp"
+#include "tunnel/host_route.hpp"
+
+#include <chrono>
+
+namespace cgw::gateway {
+namespace {
+
+namespace net = boost::asio;
+
+Decision refuse(Refusal code, std::string reason, std::string detail = {}) {
+  Decision d;
+  d.refused = Refused{code, std::move(reason), std::move(detail)};
+  return d;
+}
+
+}  // namespace
+
+const libvirt::Graphics* pick_console(const libvirt::DomainXml& domain,
+                                      std::optional<ConsoleKind> wanted) {
+  for (const libvirt::Graphics& g : domain.graphics) {
+    if (!wanted || g.type == *wanted) return &g;
+  }
+  return nullptr;
+}
+
+tunnel::ConsoleListen to_listen(const libvirt::EffectiveListen& effective) {
+  tunnel::ConsoleListen listen;
+  switch (effective.kind) {
+    case libvirt::EffectiveListen::Kind::tcp:
+      listen.kind = tunnel::ConsoleListen::Kind::tcp;
+      listen.address = effective.address;
+      listen.port = static_cast<std::uint16_t>(effective.port);
+      break;
+    case libvirt::EffectiveListen::Kind::unix_socket:
+      listen.kind = tunnel::ConsoleListen::Kind::unix_socket;
+      listen.socket_path = effective.socket;
+      break;
+    default:
+      listen.kind = tunnel::ConsoleListen::Kind::none;
+      break;
+  }
+  return listen;
+}
+
+net::awaitable<Decision> authorize(const Authority& a, const ConsoleRequest& req) {
+  if (!origin_allowed(a.origin_policy, req.origin, req.host, req.scheme)) {
+    co_return refuse(Refusal::origin_not_allowed, "origin not allowed",
+                     "origin " + std::string(req.origin));
+  }
+  const auto token_text = find_token(req.target, req.cookie);
+  if (!token_text) co_return refuse(Refusal::invalid_token, "missing token");
+  const token::VerifyResult verdict =
+      a.verifier.verify(*token_text, std::chrono::system_clock::now());
+  if (!verdict) {
+    const bool expired = verdict.rejection.failure == token::Failure::expired;
+    co_return refuse(expired ? Refusal::token_expired : Refusal::invalid_token,
+                     verdict.rejection.reason);
+  }
+  const token::Claims& claims = *verdict.claims;
+  // From here on refusals name the host and domain asked for (the log's).
+  const auto refuse_for = [&claims](Refusal code, std::string reason, std::string detail = {}) {
+    Decision d = refuse(code, std::move(reason), std::move(detail));
+    d.host_id = claims.host_id;
+    d.uuid = claims.uuid;
+    return d;
+  };
+
+  const auto route = a.routes.find(claims.host_id);
+  if (route == a.routes.end())
+    co_return refuse_for(Refusal::unknown_host_or_domain, "unknown host");
+
+  using Status = libvirt::DomainLookup::Status;
+  const libvirt::DomainLookup found = co_await a.hypervisors.lookup(claims.host_id, claims.uuid);
+  switch (found.status) {
+    case Status::ok:
+      break;
+    case Status::unknown_host:
+      co_return refuse_for(Refusal::unknown_host_or_domain, "unknown host", found.reason);
+    case Status::unknown_domain:
+      co_return refuse_for(Refusal::unknown_host_or_domain, "unknown domain", found.reason);
+    case Status::unreachable:
+      co_return refuse_for(Refusal::hypervisor_unreachable, "hypervisor unreachable", found.reason);
+    case Status::timed_out:
+      co_return refuse_for(Refusal::hypervisor_unreachable, "hypervisor timed out", found.reason);
+  }
+  // From here on the domain is known: refusals carry its name (the page's title).
+  const auto refuse_named = [&](Refusal code, std::string reason, std::string detail = {}) {
+    Decision d = refuse_for(code, std::move(reason), std::move(detail));
+    d.domain_name = found.domain.name;
+    return d;
+  };
+  if (!found.running) co_return refuse_named(Refusal::no_console, "domain not running");
+
+  const libvirt::Graphics* graphics = pick_console(found.domain, claims.console);
+  if (!graphics) {
+    if (!claims.console) co_return refuse_named(Refusal::no_console, "domain has no console");
+    co_return refuse_named(Refusal::no_console, *claims.console == ConsoleKind::vnc
+                                                    ? "no VNC console"
+                                                    : "no SPICE console");
+  }
+  const libvirt::EffectiveListen effective = libvirt::effective_listen(*graphics);
+  using Kind = libvirt::EffectiveListen::Kind;
+  if (effective.kind == Kind::not_started) {
+    co_return refuse_named(Refusal::no_console, "console not started");
+  }
+  if (effective.kind == Kind::tls_only) {
+    co_return refuse_named(Refusal::no_console, "SPICE console is TLS-only");
+  }
+  if (effective.kind == Kind::none) {
+    co_return refuse_named(Refusal::no_console, "console not listening");
+  }
+
+  tunnel::ConsolePath path = tunnel::choose_path(route->second, to_listen(effective));
+  if (path.kind == tunnel::ConsolePath::Kind::refused) {
+    co_return refuse_named(Refusal::console_unreachable,
+                           path.needs_ssh ? "console needs SSH tunnel" : "console unreachable",
+                           path.refusal);
+  }
+  Decision d = refuse_named(Refusal::invalid_token, {});
+  d.target = ConsoleTarget{&route->second, claims.uuid, found.domain.name, graphics->type,
+                           std::move(path)};
+  co_return d;
+}
+
+Refused connect_refusal(const tunnel::ConnectResult& r) {
+  using F = tunnel::ConnectResult::Failure;
+  switch (r.failure) {
+    case F::host_key_not_trusted:
+      return {Refusal::hypervisor_unreachable, "host key not trusted", r.reason};
+    case F::hypervisor_unreachable:
+      return {Refusal::hypervisor_unreachable,
+              r.reason.empty() ? "hypervisor unreachable" : r.reason, r.description};
+    case F::needs_ssh:
+      return {Refusal::console_unreachable, "console needs SSH tunnel", r.reason};
+    case F::console_unreachable:
+    case F::none:
+      break;
+  }
+  return {Refusal::console_unreachable, "console unreachable",
+          r.reason + " (" + r.description + ")"};
+}
+
+}  // namespace cgw::gateway

@@ -1,0 +1,99 @@
+// Authorisation: from a browser's request to the console it may open, or the
+// refusal it gets (close code, reason, and a detail for the log only).
+//
+// Token → host → domain (libvirt's live XML) → console device → path. This is
+// the whole close-code table of the README, apart from the stream that writes
+// the answer, so that it can be tested on libvirt's test:/// driver without a
+// gateway, a socket or a QEMU (tests/gateway/authorize_test.cpp).
+//
+// authorize() runs on the caller's executor (a session's thread); the libvirt
+// lookup inside it runs on the host's own thread and completes back there.
+#pragma once
+
+#include "common/console_kind.hpp"
+#include "gateway/outcome.hpp"
+#include "tunnel/console_path.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace cgw::token {
+class Verifier;
+}
+namespace cgw::libvirt {
+class Hypervisors;
+struct DomainXml;
+struct Graphics;
+struct EffectiveListen;
+}  // namespace cgw::libvirt
+namespace cgw::tunnel {
+struct HostRoute;
+struct ConnectResult;
+}  // namespace cgw::tunnel
+
+namespace cgw::gateway {
+
+struct OriginPolicy;
+
+// The configured hosts by ID.
+using HostRoutes = std::map<std::string, tunnel::HostRoute, std::less<>>;
+
+// What authorisation reads. Owned by the Server; shared by every session.
+struct Authority {
+  const OriginPolicy& origin_policy;
+  const token::Verifier& verifier;
+  libvirt::Hypervisors& hypervisors;
+  const HostRoutes& routes;
+};
+
+// The parts of a request that decide: its target (after the base path) and
+// three headers, and the scheme the browser used (http or https, as seen or as
+// a trusted proxy says).
+struct ConsoleRequest {
+  std::string_view target;
+  std::string_view origin;
+  std::string_view host;
+  std::string_view cookie;
+  std::string_view scheme = "http";
+};
+
+// Where an authorised session goes.
+struct ConsoleTarget {
+  const tunnel::HostRoute* route = nullptr;
+  std::string uuid;
+  std::string domain_name;
+  ConsoleKind console = ConsoleKind::vnc;
+  tunnel::ConsolePath path;
+};
+
+struct Decision {
+  std::optional<ConsoleTarget> target;
+  Refused refused{Refusal::invalid_token, {}, {}};  // when there is no target
+  // Known once the token was verified (for the log), refused or not.
+  std::string host_id;
+  std::string uuid;
+  // Known once the domain was found (the console page's title), refused or not.
+  std::string domain_name;
+  explicit operator bool() const { return target.has_value(); }
+};
+
+boost::asio::awaitable<Decision> authorize(const Authority& authority,
+                                           const ConsoleRequest& request);
+
+// The domain's console of the kind asked for, or its first when none is asked;
+// null when there is none.
+const libvirt::Graphics* pick_console(const libvirt::DomainXml& domain,
+                                      std::optional<ConsoleKind> wanted);
+
+// The listen address of a <graphics> device as path selection sees it.
+tunnel::ConsoleListen to_listen(const libvirt::EffectiveListen& effective);
+
+// Why opening an authorised console failed, in the browser's words.
+Refused connect_refusal(const tunnel::ConnectResult& result);
+
+}  // namespace cgw::gateway

@@ -1,0 +1,49 @@
+// Services: what every session of the gateway shares. Owned by the Server and
+// read-only while it serves; the parts synchronise themselves where they change
+// (the libvirt connections, the SSH sessions, the registry, the listeners).
+#pragma once
+
+#include "common/console_kind.hpp"
+#include "gateway/authorize.hpp"
+#include "gateway/static_files.hpp"
+#include "gateway/trusted_proxies.hpp"
+
+#include <optional>
+
+struct ssl_ctx_st;  // OpenSSL's SSL_CTX
+
+namespace cgw::tunnel {
+class ConsoleOpener;
+}
+
+namespace cgw::gateway {
+
+struct Config;
+class SessionEvents;
+class SessionRegistry;
+
+// Which opener opens which kind of console.
+struct ConsoleOpeners {
+  const tunnel::ConsoleOpener& sockets;    // VNC and SPICE: TCP, UNIX, SSH (tunnel::Connector)
+  const tunnel::ConsoleOpener* streams{};  // consoles as libvirt streams (serial); none yet
+
+  // Null when no opener serves that kind.
+  const tunnel::ConsoleOpener* for_kind(ConsoleKind kind) const {
+    return is_graphics(kind) ? &sockets : streams;
+  }
+};
+
+struct Services {
+  const Config& config;
+  ssl_ctx_st* tls = nullptr;  // the server's TLS context; null without a certificate
+  Authority authority;
+  ConsoleOpeners openers;
+  SessionEvents& events;
+  SessionRegistry& sessions;  // the open consoles, for a graceful stop
+  TrustedProxies proxies;
+  std::optional<StaticFiles> web;    // --web DIR at <base>/
+  std::optional<StaticFiles> novnc;  // noVNC at <base>/novnc/
+  std::optional<StaticFiles> spice;  // spice-html5 at <base>/spice/
+};
+
+}  // namespace cgw::gateway
