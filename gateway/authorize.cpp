@@ -123,7 +123,10 @@ net::awaitable<Decision> authorize(const Authority& a, const ConsoleRequest& req
                            path.needs_ssh ? "console needs SSH tunnel" : "console unreachable",
                            path.refusal);
   }
-  Decision d = refuse_named(Refusal::invalid_token, {});
+  Decision d;
+  d.host_id = claims.host_id;
+  d.uuid = claims.uuid;
+  d.domain_name = found.domain.name;
   d.target = ConsoleTarget{&route->second, claims.uuid, found.domain.name, graphics->type,
                            std::move(path)};
   co_return d;
