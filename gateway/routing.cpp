@@ -64,7 +64,7 @@ Route route_request(std::string_view method, std::string_view target, bool upgra
     route.kind = Kind::console_status;
   } else {
     // The clients, from Debian's packages, then the operator's own directory. A
-    // path below a client's prefix is that client's or nobody's.
+    // path below a configured client's prefix is that client's or nobody's.
     struct Candidate {
       std::string_view prefix;
       bool configured;
