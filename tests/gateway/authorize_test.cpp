@@ -117,6 +117,7 @@ std::string node_xml() {
 //   remote    the same node, as a remote host (hv2.example) with an address and no SSH
 //   named     the same node, remote (hv3.example), no address, no SSH
 //   nowhere   the same node, remote but with neither hostname nor address
+//   tunnelled the same node, remote (hv4.example) with SSH settings (never dialled here)
 //   dead      a libvirt socket that does not exist
 //   hung      a libvirt socket that accepts and never answers (its own Hypervisors,
 //             with a short call timeout)
@@ -131,6 +132,14 @@ tunnel::HostRoute route(std::string id, std::string uri, bool local, std::string
   r.local = local;
   r.hostname = std::move(hostname);
   r.address = std::move(address);
+  return r;
+}
+
+tunnel::HostRoute tunnelled(std::string uri) {
+  tunnel::HostRoute r = route("tunnelled", std::move(uri), false, "hv4.example");
+  r.ssh.emplace();
+  r.ssh->host = "hv4.example";
+  r.ssh->user = "cgw";
   return r;
 }
 
@@ -150,14 +159,18 @@ struct Env {
     for (auto r :
          {route("lab", node, true), route("remote", node, false, "hv2.example", "192.0.2.10"),
           route("named", node, false, "hv3.example"), route("nowhere", node, false),
-          route("dead", dead, true), route("hung", silent, true), route("orphan", node, true)}) {
+          tunnelled(node), route("dead", dead, true), route("hung", silent, true),
+          route("orphan", node, true)}) {
       std::string id = r.id;
       routes.emplace(std::move(id), std::move(r));
     }
-    hypervisors.emplace(
-        std::vector<libvirt::HostSpec>{
-            {"lab", node}, {"remote", node}, {"named", node}, {"nowhere", node}, {"dead", dead}},
-        libvirt::HypervisorOptions{});
+    hypervisors.emplace(std::vector<libvirt::HostSpec>{{"lab", node},
+                                                       {"remote", node},
+                                                       {"named", node},
+                                                       {"nowhere", node},
+                                                       {"tunnelled", node},
+                                                       {"dead", dead}},
+                        libvirt::HypervisorOptions{});
     libvirt::HypervisorOptions quick;
     quick.call_timeout = 200ms;
     slow_hypervisors.emplace(std::vector<libvirt::HostSpec>{{"hung", silent}}, quick);
@@ -327,6 +340,10 @@ const Row rows[] = {
    .domain = "wild", .address = "127.0.0.1", .port = 5910},
   {.name = "WildcardOfRemoteIsItsAddress", .host_id = "remote", .uuid = kWild,
    .domain = "wild", .address = "192.0.2.10", .port = 5910},
+  {.name = "LoopbackThroughSsh", .host_id = "tunnelled",
+   .domain = "web01", .path = PathKind::ssh_tcp, .address = "127.0.0.1", .port = 5901},
+  {.name = "SocketThroughSsh", .host_id = "tunnelled", .uuid = kSocketListen,
+   .domain = "socklisten", .path = PathKind::ssh_unix, .socket = kVncListenSocket},
   {.name = "WildcardOfRemoteIsItsHostname", .host_id = "named", .uuid = kWild,
    .domain = "wild", .address = "hv3.example", .port = 5910},
 };
