@@ -62,7 +62,11 @@ void BasicWsStream<T>::on_tick() {
 
 template <class T>
 net::awaitable<error_code> BasicWsStream<T>::wait_readable() {
-  if (!drained_ || transport_.input_buffered()) co_return error_code{};
+  // After the close frame read_some() reports the end without reading: waiting
+  // for the socket would wait for a browser that waits for us to end the TCP.
+  if (!drained_ || transport_.input_buffered() || decoder_.close_received()) {
+    co_return error_code{};
+  }
   const error_code ec = co_await transport_.wait_read();
   drained_ = false;
   if (timed_out_) co_return net::error::timed_out;
