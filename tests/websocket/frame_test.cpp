@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tests/websocket/helpers.hpp"
 #include "websocket/frame.hpp"
 #include "websocket/mask.hpp"
 
@@ -22,6 +23,7 @@ namespace {
 
 using namespace std::string_literals;
 using Key = std::array<std::uint8_t, 4>;
+using test::close_payload;
 
 constexpr Key default_key = {0x37, 0xFA, 0x21, 0x3D};
 
@@ -58,14 +60,6 @@ std::string client_frame(std::uint8_t b0, std::string_view payload, const Key& k
 
 std::uint8_t fin(Opcode op) { return static_cast<std::uint8_t>(0x80 | static_cast<int>(op)); }
 std::uint8_t more(Opcode op) { return static_cast<std::uint8_t>(op); }
-
-std::string close_payload(std::uint16_t code, std::string_view reason = {}) {
-  std::string p;
-  p += static_cast<char>(code >> 8);
-  p += static_cast<char>(code & 0xFF);
-  p += reason;
-  return p;
-}
 
 // Decodes `raw` in one call; returns the data bytes.
 std::string feed(Decoder& d, std::string_view raw) {

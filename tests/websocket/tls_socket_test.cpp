@@ -5,6 +5,7 @@
 // time limit.
 #include "websocket/tls_socket.hpp"
 #include "tests/support/scratch.hpp"
+#include "tests/websocket/helpers.hpp"
 
 #include <gtest/gtest.h>
 #include <boost/asio/co_spawn.hpp>
@@ -27,6 +28,7 @@ namespace net = boost::asio;
 namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 using stream::error_code;
+using test::small_buffers;
 using websocket::TlsSocket;
 using namespace std::chrono_literals;
 
@@ -34,16 +36,6 @@ std::string pattern(std::size_t size, unsigned seed) {
   std::string out(size, '\0');
   for (std::size_t i = 0; i < size; ++i) out[i] = static_cast<char>((i * 131 + seed) ^ (i >> 11));
   return out;
-}
-
-// Before the connection is made, so that the windows TCP negotiates are small
-// from the start: shrinking them later leaves the sender with a segment size
-// (half the largest window it saw) that the new window never admits, and the
-// connection stalls for good.
-template <class Socket>
-void small_buffers(Socket& socket) {
-  socket.set_option(net::socket_base::send_buffer_size(4096));
-  socket.set_option(net::socket_base::receive_buffer_size(4096));
 }
 
 // The server's side runs on its own thread; the test is the client.

@@ -9,6 +9,7 @@
 // waits for, with a deadline; no fixed sleep bounds what is asserted.
 #include "websocket/ws_stream.hpp"
 #include "tests/support/scratch.hpp"
+#include "tests/websocket/helpers.hpp"
 
 #include <gtest/gtest.h>
 #include <boost/asio/as_tuple.hpp>
@@ -42,6 +43,8 @@ namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
 using stream::error_code;
+using test::close_payload;
+using test::small_buffers;
 using websocket::WssStream;
 using websocket::WsStream;
 using namespace std::chrono_literals;
@@ -77,14 +80,6 @@ std::string client_frame(std::uint8_t b0, std::string_view payload, bool masked 
     f += masked ? static_cast<char>(payload[i] ^ static_cast<char>(key[i % 4])) : payload[i];
   }
   return f;
-}
-
-std::string close_payload(std::uint16_t code, std::string_view reason = {}) {
-  std::string p;
-  p += static_cast<char>(code >> 8);
-  p += static_cast<char>(code & 0xFF);
-  p += reason;
-  return p;
 }
 
 // A whole (short) unmasked server frame.
@@ -261,14 +256,6 @@ T& result(const std::shared_ptr<Task<T>>& task) {
   return task->value;
 }
 
-// Before connecting, so that TCP's windows are small from the start (see
-// tls_socket_test.cpp).
-template <class Socket>
-void small_buffers(Socket& socket) {
-  socket.set_option(net::socket_base::send_buffer_size(4096));
-  socket.set_option(net::socket_base::receive_buffer_size(4096));
-}
-
 // A connected pair on 127.0.0.1: the server's end in a WsStream, the client's
 // end a plain socket the test writes raw frames to.
 class WsStreamTest : public ::testing::Test {
@@ -289,16 +276,9 @@ class WsStreamTest : public ::testing::Test {
 
   virtual bool small() const { return false; }
 
-  // Runs the io_context until `done()` holds; false if `limit` passed first (or
-  // nothing was left to run).
   template <class Pred>
   bool run_until(Pred done, Clock::duration limit = 10s) {
-    const auto deadline = Clock::now() + limit;
-    ioc_.restart();
-    while (!done()) {
-      if (ioc_.run_one_until(deadline) == 0) return done();
-    }
-    return true;
+    return test::run_until(ioc_, done, limit);
   }
 
   template <class T>
@@ -664,12 +644,7 @@ class WssStreamTest : public ::testing::Test {
 
   template <class Pred>
   bool run_until(Pred done, Clock::duration limit = 10s) {
-    const auto deadline = Clock::now() + limit;
-    ioc_.restart();
-    while (!done()) {
-      if (ioc_.run_one_until(deadline) == 0) return done();
-    }
-    return true;
+    return test::run_until(ioc_, done, limit);
   }
 
   test::Scratch scratch_;
