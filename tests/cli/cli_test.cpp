@@ -11,10 +11,13 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -147,6 +150,8 @@ TEST(ConsoleGwCli, TokenCommandRefusesBadInput) {
       run_gw({"token", "--host", "h", "--uuid", "6dd411c6-8710-48b0-bea0-e273ebd176c6"}).status, 2);
 }
 
+// A loopback port nobody listens on at the time of the call (for console-gw to
+// listen on: another process may take it before console-gw binds it).
 std::uint16_t free_port() {
   boost::asio::io_context ioc;
   boost::asio::ip::tcp::acceptor a(
@@ -154,22 +159,37 @@ std::uint16_t free_port() {
   return a.local_endpoint().port();
 }
 
-// A console-gw serving in the background; stopped with SIGTERM.
+// A console-gw serving in the background on 127.0.0.1 (`args` plus --listen and
+// --ws-port); stopped with SIGTERM. Its port was free just before it started; if
+// another process took it in between, console-gw says so and exits, and it is
+// started again on another port.
 class Served {
  public:
   explicit Served(const std::vector<std::string>& args) {
-    std::vector<std::string> all{CONSOLE_GW};
-    all.insert(all.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : all) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    if (posix_spawn(&pid_, CONSOLE_GW, nullptr, nullptr, argv.data(), environ) != 0) pid_ = -1;
+    for (int attempt = 0; attempt < 5 && !listening_; ++attempt) {
+      port_ = free_port();
+      std::vector<std::string> all{CONSOLE_GW};
+      all.insert(all.end(), args.begin(), args.end());
+      all.insert(all.end(), {"--listen", "127.0.0.1", "--ws-port", std::to_string(port_)});
+      start(all);
+      listening_ = wait_until_listening();
+      if (!listening_ && (!exited_ || log().find("in use") == std::string::npos)) break;
+    }
   }
   ~Served() {
     if (pid_ > 0 && !exited_) {
       kill(pid_, SIGKILL);
       waitpid(pid_, nullptr, 0);
     }
+  }
+  bool listening() const { return listening_; }
+  std::uint16_t port() const { return port_; }
+  // What console-gw wrote to its standard error.
+  std::string log() const {
+    std::ifstream in(log_);
+    std::stringstream out;
+    out << in.rdbuf();
+    return out.str();
   }
   // Sends SIGTERM; returns the exit status, or -1 if it did not exit within `limit`.
   int terminate(std::chrono::milliseconds limit) {
@@ -187,23 +207,41 @@ class Served {
   }
 
  private:
-  pid_t pid_ = -1;
-  bool exited_ = false;
-};
-
-bool wait_until_listening(std::uint16_t port) {
-  for (int i = 0; i < 200; ++i) {
-    try {
-      boost::asio::io_context ioc;
-      boost::asio::ip::tcp::socket s(ioc);
-      s.connect({boost::asio::ip::make_address("127.0.0.1"), port});
-      return true;
-    } catch (const std::exception&) {
+  void start(std::vector<std::string>& all) {
+    std::vector<char*> argv;
+    for (auto& a : all) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log_.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    exited_ = false;
+    if (posix_spawn(&pid_, CONSOLE_GW, &actions, nullptr, argv.data(), environ) != 0) pid_ = -1;
+    posix_spawn_file_actions_destroy(&actions);
+  }
+  // Until console-gw says it listens on port_ (so it is this process that
+  // listens there, not another one), or exits, or 5 s have passed.
+  bool wait_until_listening() {
+    const std::string listening = "listening on 127.0.0.1:" + std::to_string(port_);
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (pid_ > 0 && std::chrono::steady_clock::now() < deadline) {
+      if (log().find(listening) != std::string::npos) return true;
+      if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
+        exited_ = true;
+        return false;
+      }
       std::this_thread::sleep_for(25ms);
     }
+    return false;
   }
-  return false;
-}
+
+  test::Scratch scratch_;
+  std::string log_ = scratch_.path("console-gw.log");
+  pid_t pid_ = -1;
+  bool exited_ = false;
+  bool listening_ = false;
+  std::uint16_t port_ = 0;
+};
 
 TEST(ConsoleGwServe, SslOnlyRefusesPlainAndServesTls) {
   test::Scratch scratch;
@@ -212,10 +250,9 @@ TEST(ConsoleGwServe, SslOnlyRefusesPlainAndServesTls) {
   const std::string config =
       scratch.write("gw.toml", "[tokens]\nkey_file = \"" + secret +
                                    "\"\n[hosts.local]\nuri = \"test:///default\"\n");
-  const std::uint16_t port = free_port();
-  Served gw({"--config", config, "--listen", "127.0.0.1", "--ws-port", std::to_string(port),
-             "--cert", cert, "--key", key, "--ssl-only"});
-  ASSERT_TRUE(wait_until_listening(port));
+  Served gw({"--config", config, "--cert", cert, "--key", key, "--ssl-only"});
+  ASSERT_TRUE(gw.listening()) << gw.log();
+  const std::uint16_t port = gw.port();
   const auto plain = test::http_get(port, "/healthz");
   EXPECT_EQ(plain.status, 403);
   EXPECT_NE(plain.body.find("TLS required"), std::string::npos);
@@ -233,10 +270,9 @@ TEST(ConsoleGwServe, StaticFilesWithoutTraversal) {
   const std::string config =
       scratch.write("gw.toml", "[tokens]\nkey_file = \"" + secret +
                                    "\"\n[hosts.local]\nuri = \"test:///default\"\n");
-  const std::uint16_t port = free_port();
-  Served gw({"--config", config, "--listen", "127.0.0.1", "--ws-port", std::to_string(port),
-             "--web", scratch.path("web")});
-  ASSERT_TRUE(wait_until_listening(port));
+  Served gw({"--config", config, "--web", scratch.path("web")});
+  ASSERT_TRUE(gw.listening()) << gw.log();
+  const std::uint16_t port = gw.port();
   EXPECT_EQ(test::http_get(port, "/vnc.html").body, "<html>novnc</html>");
   EXPECT_EQ(test::http_get(port, "/app/ui.js").status, 200);
   EXPECT_EQ(test::http_get(port, "/app/").status, 404);  // no listings

@@ -3,7 +3,9 @@
 // Each failure a browser can meet is checked for its close code and reason.
 #include "gateway/config.hpp"
 #include "gateway/server.hpp"
+#include "tests/support/closed_port.hpp"
 #include "tests/support/domains.hpp"
+#include "tests/support/echo_console.hpp"
 #include "tests/support/scratch.hpp"
 #include "tests/support/ws_client.hpp"
 #include "token/token.hpp"
@@ -15,18 +17,13 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <fstream>
 #include <memory>
-#include <mutex>
 #include <sstream>
 #include <thread>
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -40,97 +37,17 @@ using namespace std::chrono_literals;
 
 const std::string kVncGreeting = "RFB 003.008\n";
 
-// A console of our own behind libvirt's test driver: echoes what it gets, and
-// counts connections that the far side ended.
-class EchoConsole {
- public:
-  EchoConsole() : acceptor_(ioc_, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0)) {
-    thread_ = std::thread([this] { serve(); });
-  }
-  ~EchoConsole() {
-    stopping_ = true;
-    boost::system::error_code ec;
-    ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
-    acceptor_.close(ec);
-    thread_.join();
-    for (auto& t : sessions_) t.join();
-  }
-  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
-  int ended() {
-    std::lock_guard lock(mutex_);
-    return ended_;
-  }
-  bool wait_for_ended(int count, std::chrono::milliseconds limit) {
-    std::unique_lock lock(mutex_);
-    return cv_.wait_for(lock, limit, [&] { return ended_ >= count; });
-  }
-
- private:
-  void serve() {
-    while (!stopping_) {
-      boost::system::error_code ec;
-      tcp::socket socket(ioc_);
-      acceptor_.accept(socket, ec);
-      if (ec) return;
-      sessions_.emplace_back([this, s = std::move(socket)]() mutable { echo(std::move(s)); });
-    }
-  }
-  void echo(tcp::socket socket) {
-    std::vector<char> buf(64 * 1024);
-    for (;;) {
-      boost::system::error_code ec;
-      const std::size_t n = socket.read_some(net::buffer(buf), ec);
-      if (ec) break;
-      net::write(socket, net::buffer(buf.data(), n), ec);
-      if (ec) break;
-    }
-    std::lock_guard lock(mutex_);
-    ++ended_;
-    cv_.notify_all();
-  }
-
-  net::io_context ioc_;
-  tcp::acceptor acceptor_;
-  std::thread thread_;
-  std::vector<std::thread> sessions_;
-  std::atomic<bool> stopping_{false};
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  int ended_ = 0;
-};
-
-std::uint16_t closed_port() {
-  net::io_context ioc;
-  tcp::acceptor a(ioc, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
-  return a.local_endpoint().port();  // closed again when `a` goes
-}
-
-constexpr const char* kEchoUuid = "0e4b1c8a-7a52-4c55-9d1e-0000000000e1";
-constexpr const char* kClosedUuid = "0e4b1c8a-7a52-4c55-9d1e-0000000000c1";
-
-std::string test_driver_node(std::uint16_t echo_port, std::uint16_t dead_port) {
-  auto domain = [](const char* name, const char* uuid, std::uint16_t port) {
-    return std::string("<domain type='test'><name>") + name + "</name><uuid>" + uuid +
-           "</uuid><memory>65536</memory><os><type>hvm</type></os><devices>"
-           "<graphics type='vnc' port='" +
-           std::to_string(port) +
-           "' listen='127.0.0.1'/>"
-           "</devices></domain>";
-  };
-  return "<node>" + domain("echo", kEchoUuid, echo_port) +
-         domain("closed", kClosedUuid, dead_port) + "</node>";
-}
-
 class ConsoleGateway : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     scratch_ = new test::Scratch();
-    echo_ = new EchoConsole();
+    echo_ = new test::EchoConsole();
+    closed_ = new test::ClosedPort();
     secret_ = scratch_->hs256_secret("token.key");
     ec_key_ = scratch_->private_key("ec.pem", "EC");
     std::tie(cert_, cert_key_) = scratch_->tls_certificate("gateway");
     const std::string node =
-        scratch_->write("node.xml", test_driver_node(echo_->port(), closed_port()));
+        scratch_->write("node.xml", test::test_driver_node(echo_->port(), closed_->port()));
 
     // Everything the gateway logs goes to a file, so tests can read it.
     log_file_ = scratch_->path("gateway.log");
@@ -174,6 +91,7 @@ class ConsoleGateway : public ::testing::Test {
     dup2(saved_stderr_, STDERR_FILENO);
     close(saved_stderr_);
     delete server_;
+    delete closed_;
     delete echo_;
     delete scratch_;
   }
@@ -237,7 +155,9 @@ class ConsoleGateway : public ::testing::Test {
   }
 
   static inline test::Scratch* scratch_ = nullptr;
-  static inline EchoConsole* echo_ = nullptr;
+  static inline test::EchoConsole* echo_ = nullptr;
+  // The "closed" domain's console: bound (so refused, and nobody else's) for the suite.
+  static inline test::ClosedPort* closed_ = nullptr;
   static inline gateway::Server* server_ = nullptr;
   static inline std::thread* thread_ = nullptr;
   static inline std::uint16_t port_ = 0;
@@ -421,7 +341,7 @@ TEST_F(ConsoleGateway, LibvirtUnreachableIs4502) {
 }
 
 TEST_F(ConsoleGateway, ConsolePortClosedIs4504) {
-  const auto close = refusal(ws(token("fake", kClosedUuid)));
+  const auto close = refusal(ws(token("fake", test::kClosedUuid)));
   EXPECT_EQ(close.code, 4504);
   EXPECT_EQ(close.reason, "console unreachable");
 }
@@ -456,7 +376,7 @@ TEST_F(ConsoleGateway, VmStopClosesTheSessionWithAReason) {
 }
 
 // One megabyte to the echo console and back, then the browser closes.
-void bytes_flow_both_ways(test::WsClient& client, EchoConsole& echo, int ended_before) {
+void bytes_flow_both_ways(test::WsClient& client, test::EchoConsole& echo, int ended_before) {
   std::string payload(1 << 20, '\0');
   for (std::size_t i = 0; i < payload.size(); ++i)
     payload[i] = static_cast<char>(i * 131 + (i >> 9));
@@ -473,20 +393,20 @@ void bytes_flow_both_ways(test::WsClient& client, EchoConsole& echo, int ended_b
 
 TEST_F(ConsoleGateway, BytesFlowBothWaysAndBrowserCloseEndsTheConsole) {
   const int ended = echo_->ended();
-  auto client = test::WsClient::connect(ws(token("fake", kEchoUuid)));
+  auto client = test::WsClient::connect(ws(token("fake", test::kEchoUuid)));
   bytes_flow_both_ways(*client, *echo_, ended);
 }
 
 TEST_F(ConsoleGateway, BytesFlowBothWaysOverWss) {
   const int ended = echo_->ended();
-  auto client = test::WsClient::connect(ws(token("fake", kEchoUuid), true));
+  auto client = test::WsClient::connect(ws(token("fake", test::kEchoUuid), true));
   bytes_flow_both_ways(*client, *echo_, ended);
 }
 
 // What a browser must not send gets a close code and words, as RFC 6455 asks.
 TEST_F(ConsoleGateway, TextFramesAreRefusedWith1003) {
   for (const bool tls : {false, true}) {
-    auto client = test::WsClient::connect(ws(token("fake", kEchoUuid), tls));
+    auto client = test::WsClient::connect(ws(token("fake", test::kEchoUuid), tls));
     client->write_text("hello");
     const test::CloseFrame closed = client->read_until_close();
     EXPECT_EQ(closed.code, 1003) << (tls ? "wss" : "ws");
@@ -496,7 +416,7 @@ TEST_F(ConsoleGateway, TextFramesAreRefusedWith1003) {
 
 TEST_F(ConsoleGateway, BrowserPingsAreAnsweredBetweenData) {
   for (const bool tls : {false, true}) {
-    auto client = test::WsClient::connect(ws(token("fake", kEchoUuid), tls));
+    auto client = test::WsClient::connect(ws(token("fake", test::kEchoUuid), tls));
     client->ping("are you there");
     client->write("x");
     ASSERT_EQ(client->read_exactly(1), "x");  // the pong arrives before the echo
@@ -547,7 +467,7 @@ std::string upgrade_request(const std::string& token_value, std::string_view ver
 
 TEST_F(ConsoleGateway, UnmaskedClientFramesAreRefusedWith1002) {
   RawSocket raw(port_);
-  raw.send(upgrade_request(token("fake", kEchoUuid), "13"));
+  raw.send(upgrade_request(token("fake", test::kEchoUuid), "13"));
   const std::string header = raw.read_header();
   ASSERT_NE(header.find("HTTP/1.1 101"), std::string::npos) << header;
   // RFC 6455's own example key and answer.
@@ -565,7 +485,7 @@ TEST_F(ConsoleGateway, UnmaskedClientFramesAreRefusedWith1002) {
 
 TEST_F(ConsoleGateway, OtherWebSocketVersionsGet426) {
   RawSocket raw(port_);
-  raw.send(upgrade_request(token("fake", kEchoUuid), "8"));
+  raw.send(upgrade_request(token("fake", test::kEchoUuid), "8"));
   const std::string header = raw.read_header();
   EXPECT_NE(header.find("HTTP/1.1 426"), std::string::npos) << header;
   EXPECT_NE(header.find("Sec-WebSocket-Version: 13"), std::string::npos) << header;
@@ -603,146 +523,6 @@ TEST_F(ConsoleGateway, TokensNeverReachTheLog) {
     EXPECT_EQ(log.find(signature), std::string::npos);
     EXPECT_EQ(log.find(payload), std::string::npos);
   }
-}
-
-// A gateway of its own for a test that stops it: one host, "fake", whose only
-// console is an EchoConsole; `client()` opens a WebSocket to that console.
-class OwnGateway {
- public:
-  explicit OwnGateway(std::chrono::seconds ping_interval = 30s, std::uint16_t port = 0) {
-    secret_ = scratch_.hs256_secret("token.key");
-    gateway::Config config;
-    config.listen = "127.0.0.1";
-    config.port = port;
-    config.threads = 2;  // two network threads (sessions handed between them), on any machine
-    config.token_key_file = secret_;
-    config.ping_interval = ping_interval;
-    gateway::HostConfig fake;
-    fake.id = "fake";
-    fake.uri =
-        "test://" + scratch_.write("node.xml", test_driver_node(echo_.port(), closed_port()));
-    config.hosts = {fake};
-    gateway::finish_config(config);
-    server_.emplace(std::move(config));
-    server_->start();
-    serving_ = std::thread([this] { server_->run(); });
-  }
-  ~OwnGateway() {
-    if (!serving_.joinable()) return;  // the test stopped it already
-    server_->stop();
-    serving_.join();
-  }
-
-  std::unique_ptr<test::WsClient> client() const {
-    token::MintRequest request;
-    request.host_id = "fake";
-    request.uuid = kEchoUuid;
-    test::WsOptions o;
-    o.port = server_->port();
-    o.target = "/websockify?token=" + token::mint(token::SigningKey::load_file(secret_), request);
-    return test::WsClient::connect(o);
-  }
-  gateway::Server& server() { return *server_; }
-  // Waits until run() has returned (after stop()).
-  void wait_stopped() {
-    if (serving_.joinable()) serving_.join();
-  }
-
- private:
-  test::Scratch scratch_;
-  EchoConsole echo_;
-  std::string secret_;
-  std::optional<gateway::Server> server_;
-  std::thread serving_;
-};
-
-// An idle console is pinged every ping_interval, so proxies in between do not
-// cut it; a client that answers stays connected.
-TEST(GatewayPings, IdleConsolesArePingedAtTheConfiguredInterval) {
-  OwnGateway gw(1s);
-  auto client = gw.client();
-  client->write("x");
-  ASSERT_EQ(client->read_exactly(1), "x");
-  // Nothing comes from the console now: only pings arrive (and are answered)
-  // while the read waits, until the gateway stops and closes the console.
-  std::thread stopper([&gw] {
-    std::this_thread::sleep_for(3500ms);
-    gw.server().stop();
-  });
-  EXPECT_FALSE(client->read_message().has_value());
-  EXPECT_GE(client->pings_seen(), 2);
-  EXPECT_LE(client->pings_seen(), 5);
-  stopper.join();
-  gw.wait_stopped();
-}
-
-// Stopping the gateway (SIGTERM) ends open consoles in order: the browser hears
-// 1001 and can say "restarting" instead of "connection lost".
-TEST(GatewayStop, OpenConsolesAreClosedWith1001) {
-  OwnGateway gw;
-  auto client = gw.client();
-  client->write("ping");
-  ASSERT_EQ(client->read_exactly(4), "ping");  // connected and pumping
-
-  const auto stopped_at = std::chrono::steady_clock::now();
-  gw.server().stop();
-  const auto close = client->read_until_close();
-  EXPECT_EQ(close.code, 1001);
-  EXPECT_EQ(close.reason, "gateway restarting");
-  gw.wait_stopped();  // run() returns once the consoles are closed
-  EXPECT_LT(std::chrono::steady_clock::now() - stopped_at, 5s);
-}
-
-// A plain TCP connect to 127.0.0.1:port from a fresh source port: whether it
-// was accepted by the kernel (refused when nothing listens).
-bool tcp_connects(std::uint16_t port) {
-  net::io_context ioc;
-  tcp::socket socket(ioc);
-  boost::system::error_code ec;
-  socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port), ec);
-  return !ec;
-}
-
-// A stop closes the listening socket at once: new connections are refused
-// rather than left in a backlog nobody accepts from. (A listening socket per
-// network thread, tried with SO_REUSEPORT, must be closed on its own thread
-// before the threads stop; this caught that.)
-TEST(GatewayStop, ListeningEndsAtStop) {
-  OwnGateway gw;
-  const std::uint16_t port = gw.server().port();
-  ASSERT_TRUE(tcp_connects(port));
-  gw.server().stop();
-  gw.wait_stopped();
-  // With several listening sockets the kernel picks one by the source port: try many.
-  for (int i = 0; i < 32; ++i) ASSERT_FALSE(tcp_connects(port)) << "attempt " << i;
-}
-
-// A port in use is an error at start, not a port shared.
-TEST(GatewayListen, PortInUseIsAnError) {
-  OwnGateway first;
-  EXPECT_THROW(OwnGateway(30s, first.server().port()), boost::system::system_error);
-  // The first one still serves.
-  auto client = first.client();
-  client->write("x");
-  EXPECT_EQ(client->read_exactly(1), "x");
-}
-
-TEST(GatewayListen, AnotherProcessesReusePortGroupIsNotJoined) {
-  // Sockets of one user may share a port with SO_REUSEPORT; the gateway must never
-  // silently take half of the connections of another server's port.
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(fd, 0);
-  const int on = 1;
-  ASSERT_EQ(::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on), 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-  ASSERT_EQ(::listen(fd, 8), 0);
-  socklen_t size = sizeof address;
-  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size), 0);
-  EXPECT_THROW(OwnGateway(30s, ntohs(address.sin_port)), boost::system::system_error);
-  ::close(fd);
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 
 #include <sys/socket.h>
 
+#include <atomic>
 #include <stdexcept>
 
 namespace cgw::test {
@@ -140,8 +141,9 @@ class Client final : public WsClient {
   websocket::stream<Next> ws_;
   websocket::response_type response_;
   std::string pending_;
-  int pings_ = 0;
-  int pongs_ = 0;
+  // Atomic: another thread may watch them while this one blocks in a read.
+  std::atomic<int> pings_{0};
+  std::atomic<int> pongs_{0};
 };
 
 // Keeps the io_context and TLS context alive as long as the client.

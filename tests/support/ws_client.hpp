@@ -43,7 +43,8 @@ class WsClient {
   // Reads (discarding data) until the server's close frame.
   virtual CloseFrame read_until_close() = 0;
   virtual void close(int code = 1000) = 0;
-  // Pings the server sent that this client has seen (answered automatically).
+  // Pings the server sent that this client has seen (answered automatically);
+  // may be called from another thread while this one reads.
   virtual int pings_seen() const = 0;
   // A text message (browsers' consoles send binary ones).
   virtual void write_text(std::string_view text) = 0;

@@ -3,6 +3,7 @@
 #include "backends.hpp"
 #include "sshd_fixture.hpp"
 
+#include "tests/support/closed_port.hpp"
 #include "tunnel/ssh_tunnels.hpp"
 
 #include <gtest/gtest.h>
@@ -483,9 +484,10 @@ TEST_F(SshTunnelsTest, UnreadableKeyFileFailsAuthentication) {
 
 TEST_F(SshTunnelsTest, SshdNotRunningIsReportedPromptly) {
   SshTunnels& t = tunnels();
+  const ::cgw::test::ClosedPort no_sshd;
   const auto started = Clock::now();
   ConnectResult result =
-      run(context_, open_only(t, host(free_port()), tcp_console(backends_->tcp_port())));
+      run(context_, open_only(t, host(no_sshd.port()), tcp_console(backends_->tcp_port())));
   EXPECT_LT(Clock::now() - started, 2s);
   EXPECT_EQ(result.failure, Failure::hypervisor_unreachable);
   EXPECT_EQ(result.reason, "SSH connection refused");
@@ -617,7 +619,8 @@ net::awaitable<void> refused_channel_leaves_others(SshTunnels& tunnels, HostRout
   const Exchange before = co_await greet_and_echo(*good.stream, random_bytes(1000, 5));
   expect_echo(before, 1000);
 
-  ConnectResult closed_port = co_await tunnels.open(host, tcp_console(free_port()));
+  const ::cgw::test::ClosedPort nothing_there;
+  ConnectResult closed_port = co_await tunnels.open(host, tcp_console(nothing_there.port()));
   EXPECT_FALSE(closed_port);
   EXPECT_EQ(closed_port.failure, Failure::console_unreachable);
   EXPECT_EQ(closed_port.reason.rfind("console unreachable through SSH: ", 0), 0u)

@@ -26,7 +26,9 @@ KeyPair generate_key(const std::string& path, const std::string& type);
 // OpenSSH's own fingerprint of a public key file ("SHA256:..."), from ssh-keygen -l.
 std::string openssh_fingerprint(const std::string& public_key_path);
 
-// A loopback port nobody listens on at the time of the call.
+// A loopback port nobody listens on at the time of the call, for a server that
+// another process starts afterwards (sshd): someone else may take it meanwhile.
+// For a port that must refuse connections, use ::cgw::test::ClosedPort.
 std::uint16_t free_port();
 void write_file(const std::string& path, const std::string& content);
 // Runs a command through /bin/sh and returns its standard output.

@@ -1,0 +1,189 @@
+// A real console-gw Server (in this process) whose only host is libvirt's test
+// driver (test://, in-process) with an EchoConsole behind it: stopping the
+// gateway, its pings, its listening socket. No libvirtd, no QEMU, so these run
+// in parallel with other tests (see CMakeLists.txt).
+#include "gateway/config.hpp"
+#include "gateway/server.hpp"
+#include "tests/support/closed_port.hpp"
+#include "tests/support/echo_console.hpp"
+#include "tests/support/scratch.hpp"
+#include "tests/support/ws_client.hpp"
+#include "token/token.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <thread>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace cgw {
+namespace {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using namespace std::chrono_literals;
+
+// A gateway of its own for a test that stops it: one host, "fake", whose only
+// console is an EchoConsole; `client()` opens a WebSocket to that console.
+class OwnGateway {
+ public:
+  explicit OwnGateway(std::chrono::seconds ping_interval = 30s, std::uint16_t port = 0) {
+    secret_ = scratch_.hs256_secret("token.key");
+    gateway::Config config;
+    config.listen = "127.0.0.1";
+    config.port = port;
+    config.threads = 2;  // two network threads (sessions handed between them), on any machine
+    config.token_key_file = secret_;
+    config.ping_interval = ping_interval;
+    gateway::HostConfig fake;
+    fake.id = "fake";
+    fake.uri = "test://" +
+               scratch_.write("node.xml", test::test_driver_node(echo_.port(), closed_.port()));
+    config.hosts = {fake};
+    gateway::finish_config(config);
+    server_.emplace(std::move(config));
+    server_->start();
+    serving_ = std::thread([this] { server_->run(); });
+  }
+  ~OwnGateway() {
+    if (!serving_.joinable()) return;  // the test stopped it already
+    server_->stop();
+    serving_.join();
+  }
+
+  std::unique_ptr<test::WsClient> client() const {
+    token::MintRequest request;
+    request.host_id = "fake";
+    request.uuid = test::kEchoUuid;
+    test::WsOptions o;
+    o.port = server_->port();
+    o.target = "/websockify?token=" + token::mint(token::SigningKey::load_file(secret_), request);
+    return test::WsClient::connect(o);
+  }
+  gateway::Server& server() { return *server_; }
+  // Waits until run() has returned (after stop()).
+  void wait_stopped() {
+    if (serving_.joinable()) serving_.join();
+  }
+
+ private:
+  test::Scratch scratch_;
+  test::EchoConsole echo_;
+  test::ClosedPort closed_;  // the "closed" domain's console, bound while the gateway lives
+  std::string secret_;
+  std::optional<gateway::Server> server_;
+  std::thread serving_;
+};
+
+// An idle console is pinged every ping_interval, so proxies in between do not
+// cut it; a client that answers stays connected.
+TEST(GatewayPings, IdleConsolesArePingedAtTheConfiguredInterval) {
+  OwnGateway gw(1s);
+  auto client = gw.client();
+  client->write("x");
+  ASSERT_EQ(client->read_exactly(1), "x");
+  // Nothing comes from the console now: only pings arrive (and are answered)
+  // while the read waits, until the gateway stops and closes the console. It
+  // stops once the client has seen two pings, or at a deadline far beyond them
+  // (a gateway that never pings fails rather than hangs).
+  const auto idle_from = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::duration to_second_ping{};
+  std::thread stopper([&] {
+    const auto deadline = idle_from + 10s;
+    while (client->pings_seen() < 2 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(10ms);
+    to_second_ping = std::chrono::steady_clock::now() - idle_from;
+    gw.server().stop();
+  });
+  EXPECT_FALSE(client->read_message().has_value());
+  stopper.join();
+  EXPECT_GE(client->pings_seen(), 2);
+  EXPECT_LE(client->pings_seen(), 5);
+  // At the 1 s interval: two pings take more than one interval of silence (not
+  // pinged faster than asked), and come within a few intervals (not at the
+  // default 30 s, nor at some other interval than the configured one).
+  EXPECT_GE(to_second_ping, 1s);
+  EXPECT_LT(to_second_ping, 6s);
+  gw.wait_stopped();
+}
+
+// Stopping the gateway (SIGTERM) ends open consoles in order: the browser hears
+// 1001 and can say "restarting" instead of "connection lost".
+TEST(GatewayStop, OpenConsolesAreClosedWith1001) {
+  OwnGateway gw;
+  auto client = gw.client();
+  client->write("ping");
+  ASSERT_EQ(client->read_exactly(4), "ping");  // connected and pumping
+
+  const auto stopped_at = std::chrono::steady_clock::now();
+  gw.server().stop();
+  const auto close = client->read_until_close();
+  EXPECT_EQ(close.code, 1001);
+  EXPECT_EQ(close.reason, "gateway restarting");
+  gw.wait_stopped();  // run() returns once the consoles are closed
+  EXPECT_LT(std::chrono::steady_clock::now() - stopped_at, 5s);
+}
+
+// A plain TCP connect to 127.0.0.1:port from a fresh source port: whether it
+// was accepted by the kernel (refused when nothing listens).
+bool tcp_connects(std::uint16_t port) {
+  net::io_context ioc;
+  tcp::socket socket(ioc);
+  boost::system::error_code ec;
+  socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port), ec);
+  return !ec;
+}
+
+// A stop closes the listening socket at once: new connections are refused
+// rather than left in a backlog nobody accepts from. (A listening socket per
+// network thread, tried with SO_REUSEPORT, must be closed on its own thread
+// before the threads stop; this caught that.)
+TEST(GatewayStop, ListeningEndsAtStop) {
+  OwnGateway gw;
+  const std::uint16_t port = gw.server().port();
+  ASSERT_TRUE(tcp_connects(port));
+  gw.server().stop();
+  gw.wait_stopped();
+  // With several listening sockets the kernel picks one by the source port: try many.
+  for (int i = 0; i < 32; ++i) ASSERT_FALSE(tcp_connects(port)) << "attempt " << i;
+}
+
+// A port in use is an error at start, not a port shared.
+TEST(GatewayListen, PortInUseIsAnError) {
+  OwnGateway first;
+  EXPECT_THROW(OwnGateway(30s, first.server().port()), boost::system::system_error);
+  // The first one still serves.
+  auto client = first.client();
+  client->write("x");
+  EXPECT_EQ(client->read_exactly(1), "x");
+}
+
+TEST(GatewayListen, AnotherProcessesReusePortGroupIsNotJoined) {
+  // Sockets of one user may share a port with SO_REUSEPORT; the gateway must never
+  // silently take half of the connections of another server's port.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  const int on = 1;
+  ASSERT_EQ(::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on), 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(::listen(fd, 8), 0);
+  socklen_t size = sizeof address;
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size), 0);
+  EXPECT_THROW(OwnGateway(30s, ntohs(address.sin_port)), boost::system::system_error);
+  ::close(fd);
+}
+
+}  // namespace
+}  // namespace cgw
