@@ -124,7 +124,13 @@ class Client final : public WsClient {
       beast::flat_buffer buffer;
       beast::error_code ec;
       ws_.read(buffer, ec);
-      if (ec == websocket::error::closed) {
+      // A close frame that arrived counts, whatever the TCP teardown after it
+      // says: the server closes first (RFC 6455 7.1.1), so our TLS close_notify
+      // may meet a closed socket, get a reset, and Beast's teardown then reports
+      // "not connected" although the close handshake was complete. A browser
+      // reports the close frame too.
+      if (ec == websocket::error::closed ||
+          (ec && ws_.reason().code != websocket::close_code::none)) {
         return CloseFrame{static_cast<int>(ws_.reason().code),
                           std::string(ws_.reason().reason.c_str())};
       }
