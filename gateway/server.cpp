@@ -182,6 +182,9 @@ struct Server::Impl {
 
   Config config;
   unsigned threads;
+  // Outlives the io_contexts: a session that registered after the drain had
+  // finished is destroyed with its io_context, and its entry then leaves here.
+  SessionRegistry sessions;
   // Declared before everything that posts to them. The first also runs the
   // acceptor, signals and the stop.
   std::vector<std::unique_ptr<net::io_context>> contexts;
@@ -197,7 +200,6 @@ struct Server::Impl {
   tcp::acceptor acceptor;
   OriginPolicy origin_policy;
   SessionLogWriter session_log;  // the first listener of the sessions' events
-  SessionRegistry sessions;
   Services services;
   std::atomic<std::uint64_t> next_session{1};
   std::optional<net::signal_set> signals;
