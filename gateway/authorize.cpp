@@ -56,14 +56,13 @@ net::awaitable<Decision> authorize(const Authority& a, const ConsoleRequest& req
   }
   const auto token_text = find_token(req.target, req.cookie);
   if (!token_text) co_return refuse(Refusal::invalid_token, "missing token");
-  const token::VerifyResult verdict =
-      a.verifier.verify(*token_text, std::chrono::system_clock::now());
+  token::VerifyResult verdict = a.verifier.verify(*token_text, std::chrono::system_clock::now());
   if (!verdict) {
     const bool expired = verdict.rejection.failure == token::Failure::expired;
     co_return refuse(expired ? Refusal::token_expired : Refusal::invalid_token,
                      verdict.rejection.reason);
   }
-  const token::Claims& claims = *verdict.claims;
+  token::Claims& claims = *verdict.claims;
   // From here on refusals name the host and domain asked for (the log's).
   const auto refuse_for = [&claims](Refusal code, std::string reason, std::string detail = {}) {
     Decision d = refuse(code, std::move(reason), std::move(detail));
@@ -77,7 +76,7 @@ net::awaitable<Decision> authorize(const Authority& a, const ConsoleRequest& req
     co_return refuse_for(Refusal::unknown_host_or_domain, "unknown host");
 
   using Status = libvirt::DomainLookup::Status;
-  const libvirt::DomainLookup found = co_await a.hypervisors.lookup(claims.host_id, claims.uuid);
+  libvirt::DomainLookup found = co_await a.hypervisors.lookup(claims.host_id, claims.uuid);
   switch (found.status) {
     case Status::ok:
       break;
@@ -124,11 +123,10 @@ net::awaitable<Decision> authorize(const Authority& a, const ConsoleRequest& req
                            path.refusal);
   }
   Decision d;
-  d.host_id = claims.host_id;
-  d.uuid = claims.uuid;
-  d.domain_name = found.domain.name;
-  d.target = ConsoleTarget{&route->second, claims.uuid, found.domain.name, graphics->type,
-                           std::move(path)};
+  d.target = ConsoleTarget{&route->second, graphics->type, std::move(path)};
+  d.host_id = std::move(claims.host_id);
+  d.uuid = std::move(claims.uuid);
+  d.domain_name = std::move(found.domain.name);
   co_return d;
 }
 

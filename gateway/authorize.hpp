@@ -62,11 +62,10 @@ struct ConsoleRequest {
   std::string_view scheme = "http";
 };
 
-// Where an authorised session goes.
+// Where an authorised session goes (the domain is the Decision's uuid and
+// domain_name).
 struct ConsoleTarget {
   const tunnel::HostRoute* route = nullptr;
-  std::string uuid;
-  std::string domain_name;
   ConsoleKind console = ConsoleKind::vnc;
   tunnel::ConsolePath path;
 };

@@ -29,12 +29,11 @@ TextResponse console_page_response(const Request& req, const Decision& decision,
                                    std::string_view base_path) {
   ConsolePage page;
   page.base_path = base_path;
+  page.name = decision.domain_name;
   http::status status = http::status::ok;
   if (decision.target) {
     page.console = std::string(console_kind_name(decision.target->console));
-    page.name = decision.target->domain_name;
   } else {
-    page.name = decision.domain_name;
     page.refused = ConsolePage::Refusal{close_code(decision.refused.code), decision.refused.reason};
     status = static_cast<http::status>(http_status(decision.refused.code));
   }

@@ -57,17 +57,18 @@ struct SessionState {
 
 std::string prefix(const SessionState& state) { return SessionLogWriter::prefix(state.info); }
 
-// The authorisation of this request, and the host and domain it named for the log.
-net::awaitable<Decision> authorize(Services& s, const Request& req, std::string_view target,
-                                   SessionState& state) {
-  const ConsoleRequest request{target, req[http::field::origin], req[http::field::host],
-                               req[http::field::cookie], state.scheme};
-  Decision decision = co_await gateway::authorize(s.authority, request);
-  if (!decision.host_id.empty()) {
-    state.info.host_id = decision.host_id;
-    state.info.uuid = decision.uuid;
-  }
-  co_return decision;
+// What authorisation reads of a request. The views point into `req` and `state`.
+ConsoleRequest console_request(const Request& req, std::string_view target,
+                               const SessionState& state) {
+  return {target, req[http::field::origin], req[http::field::host], req[http::field::cookie],
+          state.scheme};
+}
+
+// The host and domain a decision named, for the log.
+void note_names(SessionState& state, const Decision& decision) {
+  if (decision.host_id.empty()) return;
+  state.info.host_id = decision.host_id;
+  state.info.uuid = decision.uuid;
 }
 
 // The WebSocket close reason is limited to 123 bytes.
@@ -100,7 +101,8 @@ struct Connected {
 net::awaitable<Connected> connect_console(Services& s, const Request& req, std::string_view target,
                                           SessionState& state) {
   Connected c;
-  Decision decision = co_await authorize(s, req, target, state);
+  Decision decision = co_await authorize(s.authority, console_request(req, target, state));
+  note_names(state, decision);
   if (!decision) {
     c.refused = std::move(decision.refused);
     s.events.refused(state.info, c.refused);
@@ -115,7 +117,7 @@ net::awaitable<Connected> connect_console(Services& s, const Request& req, std::
     co_return c;
   }
   tunnel::ConnectResult opened = co_await opener->open(
-      tunnel::ConsoleSpec{*console.route, console.uuid, console.console, console.path});
+      tunnel::ConsoleSpec{*console.route, decision.uuid, console.console, console.path});
   if (!opened) {
     c.refused = connect_refusal(opened);
     s.events.refused(state.info, c.refused);
@@ -123,7 +125,7 @@ net::awaitable<Connected> connect_console(Services& s, const Request& req, std::
   }
   c.console = wrap_console(std::move(opened.stream), console);
   c.description = std::move(opened.description);
-  c.domain_name = console.domain_name;
+  c.domain_name = std::move(decision.domain_name);
   c.kind = console.console;
   co_return c;
 }
@@ -295,7 +297,9 @@ net::awaitable<bool> answer_http(Stream& stream, const Request& req, const Route
       co_return co_await send(stream, req, res);
     }
     case Kind::console_page: {
-      const Decision decision = co_await authorize(s, req, route.target, state);
+      const Decision decision =
+          co_await authorize(s.authority, console_request(req, route.target, state));
+      note_names(state, decision);
       if (decision) {
         s.events.page_served(state.info, decision.target->console);
       } else {
@@ -311,7 +315,9 @@ net::awaitable<bool> answer_http(Stream& stream, const Request& req, const Route
       co_return co_await send(stream, req, res);
     }
     case Kind::console_status: {
-      const Decision decision = co_await authorize(s, req, route.target, state);
+      const Decision decision =
+          co_await authorize(s.authority, console_request(req, route.target, state));
+      note_names(state, decision);
       if (!decision) {
         s.events.refused(state.info, decision.refused);
         auto res = refusal_response(req, decision.refused);

@@ -152,8 +152,9 @@ net::awaitable<ConnectResult> connect_unix(std::string path, std::chrono::millis
 Connector::Connector(ConnectorOptions options, std::shared_ptr<TunnelProvider> tunnels)
     : options_(options), tunnels_(std::move(tunnels)) {}
 
+// Not a coroutine of its own: connect()'s, started when awaited.
 net::awaitable<ConnectResult> Connector::open(const ConsoleSpec& console) const {
-  co_return co_await connect(console.host, console.path);
+  return connect(console.host, console.path);
 }
 
 net::awaitable<ConnectResult> Connector::connect(const HostRoute& host,

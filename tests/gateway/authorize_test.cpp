@@ -431,8 +431,6 @@ TEST_P(AuthorizeTable, Decides) {
                  << d.refused.detail << ")";
   const ConsoleTarget& t = *d.target;
   EXPECT_EQ(t.route, &env_->routes.at(std::string(row.host_id)));
-  EXPECT_EQ(t.uuid, row.uuid);
-  EXPECT_EQ(t.domain_name, row.domain);
   EXPECT_EQ(t.console, row.kind);
   EXPECT_EQ(t.path.kind, row.path);
   EXPECT_EQ(t.path.address, row.address);

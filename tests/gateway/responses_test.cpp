@@ -108,7 +108,6 @@ Decision authorised(ConsoleKind kind, std::string name) {
   Decision d;
   d.target = ConsoleTarget{};
   d.target->console = kind;
-  d.target->domain_name = name;
   d.domain_name = std::move(name);
   return d;
 }
