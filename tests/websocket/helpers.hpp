@@ -1,9 +1,15 @@
 // Helpers shared by the browser end's tests: close payloads, small socket
-// buffers, and running an io_context until something has happened.
+// buffers, a test certificate, and running an io_context until something has
+// happened.
 #pragma once
+
+#include "tests/support/scratch.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/socket_base.hpp>
+#include <boost/asio/ssl/context.hpp>
+
+#include <openssl/ssl.h>
 
 #include <chrono>
 #include <cstdint>
@@ -29,6 +35,18 @@ template <class Socket>
 void small_buffers(Socket& socket) {
   socket.set_option(boost::asio::socket_base::send_buffer_size(4096));
   socket.set_option(boost::asio::socket_base::receive_buffer_size(4096));
+}
+
+// A certificate made for the test in `scratch`, served by `server` (which, as
+// the gateway's, gives idle buffers back) and trusted by `client`.
+inline void use_test_certificate(const Scratch& scratch, boost::asio::ssl::context& server,
+                                 boost::asio::ssl::context& client) {
+  const auto [cert, key] = scratch.tls_certificate("server");
+  server.use_certificate_chain_file(cert);
+  server.use_private_key_file(key, boost::asio::ssl::context::pem);
+  SSL_CTX_set_mode(server.native_handle(), SSL_MODE_RELEASE_BUFFERS);
+  client.load_verify_file(cert);
+  client.set_verify_mode(boost::asio::ssl::verify_peer);
 }
 
 // Runs `ioc` until `done()` holds; false if `limit` passed first (or nothing

@@ -42,12 +42,7 @@ std::string pattern(std::size_t size, unsigned seed) {
 class TlsSocketTest : public ::testing::Test {
  protected:
   TlsSocketTest() : server_ctx_(ssl::context::tls_server), client_ctx_(ssl::context::tls_client) {
-    const auto [cert, key] = scratch_.tls_certificate("server");
-    server_ctx_.use_certificate_chain_file(cert);
-    server_ctx_.use_private_key_file(key, ssl::context::pem);
-    SSL_CTX_set_mode(server_ctx_.native_handle(), SSL_MODE_RELEASE_BUFFERS);
-    client_ctx_.load_verify_file(cert);
-    client_ctx_.set_verify_mode(ssl::verify_peer);
+    test::use_test_certificate(scratch_, server_ctx_, client_ctx_);
     acceptor_.open(tcp::v4());
     acceptor_.bind({net::ip::make_address("127.0.0.1"), 0});
     acceptor_.listen();

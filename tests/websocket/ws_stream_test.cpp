@@ -634,12 +634,7 @@ net::awaitable<error_code> client_handshake(ssl::stream<tcp::socket>& client) {
 class WssStreamTest : public ::testing::Test {
  protected:
   WssStreamTest() : server_ctx_(ssl::context::tls_server), client_ctx_(ssl::context::tls_client) {
-    const auto [cert, key_file] = scratch_.tls_certificate("server");
-    server_ctx_.use_certificate_chain_file(cert);
-    server_ctx_.use_private_key_file(key_file, ssl::context::pem);
-    SSL_CTX_set_mode(server_ctx_.native_handle(), SSL_MODE_RELEASE_BUFFERS);
-    client_ctx_.load_verify_file(cert);
-    client_ctx_.set_verify_mode(ssl::verify_peer);
+    test::use_test_certificate(scratch_, server_ctx_, client_ctx_);
   }
 
   template <class Pred>
