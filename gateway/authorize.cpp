@@ -1,5 +1,6 @@
 #include "gateway/authorize.hpp"
 
+#include "gateway/console_security.hpp"
 #include "gateway/request_rules.hpp"
 #include "libvirt_adapter/domain_xml.hpp"
 #include "libvirt_adapter/hypervisors.hpp"
@@ -104,13 +105,33 @@ net::awaitable<Decision> authorize(const Authority& a, const ConsoleRequest& req
                                                     ? "no VNC console"
                                                     : "no SPICE console");
   }
-  const libvirt::EffectiveListen effective = libvirt::effective_listen(*graphics);
+  const HostSecurity* security = nullptr;
+  if (a.security) {
+    if (auto found_security = a.security->find(claims.host_id);
+        found_security != a.security->end()) {
+      security = &found_security->second;
+    }
+  }
+  const bool rfb = !security || security->rfb;
+  if (claims.view_only && graphics->type != ConsoleKind::vnc) {
+    co_return refuse_named(Refusal::no_console, "view-only is not available for SPICE consoles");
+  }
+  if (claims.view_only && !rfb) {
+    co_return refuse_named(Refusal::no_console, "view-only needs the gateway's VNC security",
+                           "host has vnc_security = \"passthrough\"");
+  }
+  libvirt::EffectiveListen effective = libvirt::effective_listen(*graphics);
   using Kind = libvirt::EffectiveListen::Kind;
   if (effective.kind == Kind::not_started) {
     co_return refuse_named(Refusal::no_console, "console not started");
   }
-  if (effective.kind == Kind::tls_only) {
-    co_return refuse_named(Refusal::no_console, "SPICE console is TLS-only");
+  const bool tls = effective.kind == Kind::tls_only;
+  if (tls) {
+    if (!security || !security->tls) {
+      co_return refuse_named(Refusal::no_console, "SPICE console is TLS-only",
+                             "set console_ca for its host to reach its TLS port");
+    }
+    effective.kind = Kind::tcp;  // to its TLS port
   }
   if (effective.kind == Kind::none) {
     co_return refuse_named(Refusal::no_console, "console not listening");
@@ -123,7 +144,17 @@ net::awaitable<Decision> authorize(const Authority& a, const ConsoleRequest& req
                            path.refusal);
   }
   Decision d;
-  d.target = ConsoleTarget{&route->second, graphics->type, std::move(path)};
+  d.target.emplace();
+  d.target->route = &route->second;
+  d.target->console = graphics->type;
+  d.target->path = std::move(path);
+  d.target->security = security;
+  d.target->view_only = claims.view_only;
+  d.target->tls = tls;
+  if (graphics->type == ConsoleKind::vnc && security) {
+    d.target->vnc_password =
+        security->password_from_libvirt ? graphics->password : security->password;
+  }
   d.host_id = std::move(claims.host_id);
   d.uuid = std::move(claims.uuid);
   d.domain_name = std::move(found.domain.name);

@@ -39,6 +39,8 @@ struct ConnectResult;
 namespace cgw::gateway {
 
 struct OriginPolicy;
+struct HostSecurity;
+using HostSecurities = std::map<std::string, HostSecurity, std::less<>>;
 
 // The configured hosts by ID.
 using HostRoutes = std::map<std::string, tunnel::HostRoute, std::less<>>;
@@ -49,6 +51,9 @@ struct Authority {
   const token::Verifier& verifier;
   libvirt::Hypervisors& hypervisors;
   const HostRoutes& routes;
+  // Each host's console security; a host without an entry gets the defaults
+  // (the RFB layer on, no password, no TLS to the console).
+  const HostSecurities* security = nullptr;
 };
 
 // The parts of a request that decide: its target (after the base path) and
@@ -68,6 +73,12 @@ struct ConsoleTarget {
   const tunnel::HostRoute* route = nullptr;
   ConsoleKind console = ConsoleKind::vnc;
   tunnel::ConsolePath path;
+  const HostSecurity* security = nullptr;  // null: the defaults
+  bool view_only = false;                  // the token's view_only claim
+  bool tls = false;  // the console is reached over TLS from the start (SPICE tlsPort)
+  // The VNC password the gateway answers with (libvirt's or the host's file).
+  // A secret: never logged, never sent to the browser.
+  std::optional<std::string> vnc_password;
 };
 
 struct Decision {

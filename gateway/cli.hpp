@@ -20,6 +20,7 @@ struct TokenCommand {
   std::string host_id;
   std::string uuid;
   std::optional<std::string> console;  // "vnc" | "spice"
+  bool view_only = false;
   std::chrono::seconds ttl{60};
   std::string signing_key;
   std::optional<std::string> audience;

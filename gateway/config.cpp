@@ -196,9 +196,11 @@ void read_tokens(const Reader& r, const toml::table& t, Config& c) {
 void read_host(const Reader& r, const std::string& id, const toml::table& t, Config& c) {
   const std::string s = "hosts." + id;
   if (!valid_host_id(id)) r.fail(s, "host IDs may contain only letters, digits and '_'");
-  r.only_keys(t, s,
-              {"uri", "address", "ssh", "ssh_user", "ssh_port", "ssh_key", "ssh_agent",
-               "known_hosts", "console_via"});
+  r.only_keys(
+      t, s,
+      {"uri", "address", "ssh", "ssh_user", "ssh_port", "ssh_key", "ssh_agent", "known_hosts",
+       "console_via", "vnc_security", "vnc_password_from_libvirt", "vnc_password_file",
+       "console_ca", "console_cert", "console_key", "console_tls_name"});
   HostConfig host;
   host.id = id;
   auto uri = r.string(t, s, "uri");
@@ -221,6 +223,19 @@ void read_host(const Reader& r, const std::string& id, const toml::table& t, Con
       r.fail(s + ".console_via", "must be \"ssh\" or \"direct\", got \"" + *v + "\"");
     }
   }
+  if (auto v = r.string(t, s, "vnc_security")) {
+    if (*v == "passthrough") {
+      host.vnc_security_gateway = false;
+    } else if (*v != "gateway") {
+      r.fail(s + ".vnc_security", "must be \"gateway\" or \"passthrough\", got \"" + *v + "\"");
+    }
+  }
+  if (auto v = r.boolean(t, s, "vnc_password_from_libvirt")) host.vnc_password_from_libvirt = *v;
+  if (auto v = r.string(t, s, "vnc_password_file")) host.vnc_password_file = *v;
+  if (auto v = r.string(t, s, "console_ca")) host.console_ca = *v;
+  if (auto v = r.string(t, s, "console_cert")) host.console_cert = *v;
+  if (auto v = r.string(t, s, "console_key")) host.console_key = *v;
+  if (auto v = r.string(t, s, "console_tls_name")) host.console_tls_name = *v;
   c.hosts.push_back(std::move(host));
 }
 
@@ -318,6 +333,29 @@ void finish_config(Config& config) {
     if (host.console_via_ssh && !host.ssh) {
       throw ConfigError(origin + ": hosts." + host.id +
                         ".console_via: \"ssh\" needs ssh = true or a qemu+ssh:// URI");
+    }
+    const std::string key = origin + ": hosts." + host.id + ".";
+    if (!host.vnc_security_gateway &&
+        (host.vnc_password_from_libvirt || !host.vnc_password_file.empty())) {
+      throw ConfigError(
+          key +
+          (host.vnc_password_from_libvirt ? "vnc_password_from_libvirt" : "vnc_password_file") +
+          ": needs vnc_security = \"gateway\" (the gateway answers the password)");
+    }
+    if (host.vnc_password_from_libvirt && !host.vnc_password_file.empty()) {
+      throw ConfigError(key + "vnc_password_file: given with vnc_password_from_libvirt = true");
+    }
+    if (host.console_ca.empty() && (!host.console_cert.empty() || !host.console_key.empty() ||
+                                    !host.console_tls_name.empty())) {
+      throw ConfigError(key +
+                        (!host.console_cert.empty()  ? "console_cert"
+                         : !host.console_key.empty() ? "console_key"
+                                                     : "console_tls_name") +
+                        ": needs console_ca (the CA that signed the console's certificate)");
+    }
+    if (host.console_cert.empty() != host.console_key.empty()) {
+      throw ConfigError(key + (host.console_cert.empty() ? "console_key" : "console_cert") +
+                        ": console_cert and console_key go together");
     }
   }
   if (!config.key.empty() && config.cert.empty()) {

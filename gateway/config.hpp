@@ -31,6 +31,14 @@ struct HostConfig {
   bool ssh_agent = false;
   std::string known_hosts;
   bool console_via_ssh = false;  // console_via = "ssh"
+  // The console's own security, done by the gateway (rfb/, console_tls/).
+  bool vnc_security_gateway = true;        // vnc_security = "gateway" (default) | "passthrough"
+  bool vnc_password_from_libvirt = false;  // read <graphics passwd> (read-write connection)
+  std::string vnc_password_file;           // a password for every VNC console of the host
+  std::string console_ca;                  // TLS to consoles (VeNCrypt, SPICE tlsPort)
+  std::string console_cert;
+  std::string console_key;
+  std::string console_tls_name;  // the name the console's certificate must carry
 };
 
 enum class TokenMode { jwt, plain };

@@ -35,6 +35,7 @@ std::optional<std::string> make_token(const cgw::gateway::TokenCommand& cmd) {
     request.host_id = cmd.host_id;
     request.uuid = cmd.uuid;
     if (cmd.console) request.console = cgw::parse_console_kind(*cmd.console);
+    request.view_only = cmd.view_only;
     request.ttl = cmd.ttl;
     request.audience = cmd.audience;
     return mint(key, request);

@@ -14,14 +14,16 @@ enum class Refusal : std::uint16_t {
   token_expired = 4402,
   origin_not_allowed = 4403,
   unknown_host_or_domain = 4404,
-  no_console = 4409,  // domain not running, or no console of that type
-  hypervisor_unreachable = 4502,
+  no_console = 4409,              // domain not running, or no console of that type
+  hypervisor_unreachable = 4502,  // also: the console's TLS certificate not trusted
+  console_security = 4503,  // the console's own security refused the gateway (VNC password, ...)
   console_unreachable = 4504,
 };
 
 constexpr std::uint16_t close_code(Refusal r) { return static_cast<std::uint16_t>(r); }
 
-// 4401 → 401, 4402 → 401, 4403 → 403, 4404 → 404, 4409 → 409, 4502 → 502, 4504 → 504.
+// 4401 → 401, 4402 → 401, 4403 → 403, 4404 → 404, 4409 → 409, 4502 → 502,
+// 4503 → 502 (the upstream's answer was bad), 4504 → 504.
 constexpr unsigned http_status(Refusal r) {
   switch (r) {
     case Refusal::invalid_token:
@@ -34,6 +36,7 @@ constexpr unsigned http_status(Refusal r) {
     case Refusal::no_console:
       return 409;
     case Refusal::hypervisor_unreachable:
+    case Refusal::console_security:
       return 502;
     case Refusal::console_unreachable:
       return 504;

@@ -1,6 +1,7 @@
 #include "gateway/server.hpp"
 
 #include "common/log.hpp"
+#include "gateway/console_security.hpp"
 #include "gateway/request_rules.hpp"
 #include "gateway/services.hpp"
 #include "gateway/session.hpp"
@@ -135,6 +136,7 @@ struct Server::Impl {
         ioc(*contexts.front()),
         tls(make_tls(config)),
         verifier(make_verifier(config)),
+        security(host_securities(config)),
         hypervisors(host_specs(config), libvirt::HypervisorOptions{config.libvirt_timeout}),
         ssh_tunnels(make_ssh_tunnels(config, ioc)),
         connector(tunnel::ConnectorOptions{config.connect_timeout}, ssh_tunnels),
@@ -142,7 +144,7 @@ struct Server::Impl {
         origin_policy{config.public_host, config.allowed_origins},
         services{config,
                  tls ? tls->native_handle() : nullptr,
-                 Authority{origin_policy, verifier, hypervisors, routes},
+                 Authority{origin_policy, verifier, hypervisors, routes, &security},
                  ConsoleOpeners{connector},
                  session_log,
                  sessions,
@@ -176,8 +178,18 @@ struct Server::Impl {
 
   static std::vector<libvirt::HostSpec> host_specs(const Config& config) {
     std::vector<libvirt::HostSpec> specs;
-    for (const HostConfig& host : config.hosts) specs.push_back({host.id, host.uri});
+    for (const HostConfig& host : config.hosts) {
+      specs.push_back({host.id, host.uri, host.vnc_password_from_libvirt});
+    }
     return specs;
+  }
+
+  static HostSecurities host_securities(const Config& config) {
+    HostSecurities all;
+    for (const HostConfig& host : config.hosts) {
+      all.emplace(host.id, load_host_security(host, origin_of(config)));
+    }
+    return all;
   }
 
   Config config;
@@ -193,6 +205,7 @@ struct Server::Impl {
   std::size_t next_context_index = 0;  // used by the acceptor only
   std::unique_ptr<ssl::context> tls;
   token::Verifier verifier;
+  HostSecurities security;
   libvirt::Hypervisors hypervisors;
   HostRoutes routes;
   std::shared_ptr<tunnel::SshTunnels> ssh_tunnels;  // null when no host uses SSH

@@ -26,6 +26,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
+#include <openssl/crypto.h>
+
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -87,6 +89,10 @@ void end_stream(websocket::TlsSocket& stream) {
   stream.shutdown_send();
 }
 
+stream::EndReason end_reason(const Refused& r) {
+  return {close_code(r.code), clip_reason(r.reason)};
+}
+
 // An upgraded session's console, or why there is none.
 struct Connected {
   std::unique_ptr<stream::ByteStream> console;
@@ -94,10 +100,11 @@ struct Connected {
   std::string domain_name;
   ConsoleKind kind = ConsoleKind::vnc;
   Refused refused{Refusal::invalid_token, {}, {}};
+  // Where it goes, for its layers; the VNC password in it is dropped once used.
+  std::optional<ConsoleTarget> target;
 };
 
-// Authorise, open the console with the opener of its kind, and put the
-// console's protocol layers around it.
+// Authorise, and open the console with the opener of its kind.
 net::awaitable<Connected> connect_console(Services& s, const Request& req, std::string_view target,
                                           SessionState& state) {
   Connected c;
@@ -123,15 +130,38 @@ net::awaitable<Connected> connect_console(Services& s, const Request& req, std::
     s.events.refused(state.info, c.refused);
     co_return c;
   }
-  c.console = wrap_console(std::move(opened.stream), console);
+  c.console = std::move(opened.stream);
   c.description = std::move(opened.description);
   c.domain_name = std::move(decision.domain_name);
   c.kind = console.console;
+  c.target = std::move(decision.target);
   co_return c;
 }
 
-stream::EndReason end_reason(const Refused& r) {
-  return {close_code(r.code), clip_reason(r.reason)};
+// Puts the console's protocol layers around it (console_layers.hpp). Returns
+// why the session must end instead, if it must.
+net::awaitable<std::optional<stream::EndReason>> layer(stream::ByteStream& browser, Connected& c,
+                                                       Services& s, const SessionState& state) {
+  const auto limit = s.config.connect_timeout * 2;
+  LayeredConsole layered = co_await layer_console(browser, std::move(c.console), *c.target, limit);
+  if (c.target->vnc_password) {
+    OPENSSL_cleanse(c.target->vnc_password->data(), c.target->vnc_password->size());
+  }
+  c.target.reset();
+  if (layered.refused) {
+    layered.refused->detail =
+        c.description + (layered.refused->detail.empty() ? "" : ": ") + layered.refused->detail;
+    s.events.refused(state.info, *layered.refused);
+    co_return end_reason(*layered.refused);
+  }
+  if (layered.browser_ended) {
+    logger.debug(prefix(state),
+                 " browser ended the console handshake: ", layered.browser_ended->text);
+    co_return layered.browser_ended;
+  }
+  c.console = std::move(layered.console);
+  if (!layered.security.empty()) c.description += " " + layered.security;
+  co_return std::nullopt;
 }
 
 // Pumps a connected console until either side ends, as one of the open consoles
@@ -196,6 +226,10 @@ net::awaitable<void> run_console(std::unique_ptr<UpgradedConsole<Ws>> session, S
   if (!c.console) {
     const stream::EndReason why = end_reason(c.refused);
     co_await session->ws.close_and_drain(why);
+    co_return;
+  }
+  if (const auto ended = co_await layer(session->ws, c, s, session->state)) {
+    co_await session->ws.close_and_drain(*ended);
     co_return;
   }
   session->ws.keep_alive(s.config.ping_interval);

@@ -58,6 +58,9 @@ std::optional<DomainXml> parse_domain_xml(std::string_view xml) {
     graphics.autoport = std::string_view(node.attribute("autoport").as_string()) == "yes";
     graphics.listen_attribute = node.attribute("listen").as_string();
     graphics.socket = node.attribute("socket").as_string();
+    if (const pugi::xml_attribute passwd = node.attribute("passwd")) {
+      graphics.password = passwd.as_string();
+    }
     for (const pugi::xml_node child : node.children("listen")) {
       auto kind = listen_type(child.attribute("type").as_string());
       if (!kind) continue;
@@ -77,8 +80,13 @@ EffectiveListen effective_listen(const Graphics& graphics) {
   EffectiveListen out;
   auto tcp = [&](std::string address) {
     if (graphics.port <= 0) {
-      out.kind = graphics.tls_port > 0 ? EffectiveListen::Kind::tls_only
-                                       : EffectiveListen::Kind::not_started;
+      if (graphics.tls_port <= 0) {
+        out.kind = EffectiveListen::Kind::not_started;
+        return out;
+      }
+      out.kind = EffectiveListen::Kind::tls_only;
+      out.address = address.empty() ? "127.0.0.1" : std::move(address);
+      out.port = graphics.tls_port;
       return out;
     }
     out.kind = EffectiveListen::Kind::tcp;

@@ -26,6 +26,9 @@ struct Graphics {
   bool autoport = false;
   std::string listen_attribute;  // the legacy listen='...' attribute
   std::string socket;            // the socket='...' attribute (VNC)
+  // The passwd='...' attribute: libvirt writes it only into XML read with
+  // VIR_DOMAIN_XML_SECURE on a read-write connection. A secret: never logged.
+  std::optional<std::string> password;
   std::vector<GraphicsListen> listens;
 };
 
@@ -45,7 +48,8 @@ std::optional<DomainXml> parse_domain_xml(std::string_view xml);
 // at all means libvirt's default (127.0.0.1 unless qemu.conf says otherwise).
 struct EffectiveListen {
   // not_started: no port or socket allocated yet (the domain is not running);
-  // tls_only: a SPICE console with a TLS port and no plain one.
+  // tls_only: a SPICE console with a TLS port and no plain one (`port` is then
+  // its TLS port).
   enum class Kind { tcp, unix_socket, none, not_started, tls_only };
   Kind kind = Kind::none;
   std::string address;

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -92,7 +93,8 @@ bool ensure_connected(Host& host, const HypervisorOptions& options, std::string&
     logger.warn("host=", host.spec.id, " connection lost; reconnecting");
     host.connection.reset();
   }
-  virConnectPtr conn = virConnectOpenReadOnly(host.spec.uri.c_str());
+  virConnectPtr conn = host.spec.secure_xml ? virConnectOpen(host.spec.uri.c_str())
+                                            : virConnectOpenReadOnly(host.spec.uri.c_str());
   if (!conn) {
     error = LastError::take().message;
     return false;
@@ -144,7 +146,8 @@ DomainLookup lookup_blocking(Host& host, const HypervisorOptions& options,
   // The live XML also says whether the domain runs: libvirt writes id='N' into
   // it exactly when the domain is active (running or paused), which is what
   // virDomainIsActive would answer in a call of its own.
-  char* xml = virDomainGetXMLDesc(domain.get(), 0);
+  const unsigned xml_flags = host.spec.secure_xml ? VIR_DOMAIN_XML_SECURE : 0;
+  char* xml = virDomainGetXMLDesc(domain.get(), xml_flags);
   if (!xml) {
     LastError err = LastError::take();
     if (err.code == VIR_ERR_NO_DOMAIN) {
@@ -154,6 +157,7 @@ DomainLookup lookup_blocking(Host& host, const HypervisorOptions& options,
     return failure(DomainLookup::Status::unreachable, err.message);
   }
   std::optional<DomainXml> parsed = parse_domain_xml(xml);
+  if (host.spec.secure_xml) explicit_bzero(xml, std::strlen(xml));  // it holds passwords
   std::free(xml);
   if (!parsed) {
     return failure(DomainLookup::Status::unreachable, "libvirt returned unreadable domain XML");

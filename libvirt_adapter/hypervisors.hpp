@@ -1,6 +1,7 @@
 // Hypervisors: the gateway's libvirt connections, one per configured host.
 //
-// A connection is opened (read-only) on first use, kept alive with libvirt's
+// A connection is opened (read-only unless the host's XML is read with its
+// secrets) on first use, kept alive with libvirt's
 // keepalive, checked before each use and reopened when dead. Every libvirt call
 // runs on a thread of the host's own, never on a network thread, one call at a
 // time per host by default, so a slow or dead hypervisor ties up its own thread
@@ -26,6 +27,9 @@ namespace cgw::libvirt {
 struct HostSpec {
   std::string id;
   std::string uri;
+  // Read the XML with VIR_DOMAIN_XML_SECURE (graphics passwords), which needs a
+  // read-write connection; otherwise the connection is read-only.
+  bool secure_xml = false;
 };
 
 struct HypervisorOptions {

@@ -40,6 +40,7 @@ std::string mint(const SigningKey& key, const MintRequest& request) {
   claims["iat"] = issued_at;
   claims["exp"] = issued_at + request.ttl.count();
   if (request.console) claims["console"] = console_kind_name(*request.console);
+  if (request.view_only) claims["view_only"] = true;
   if (request.audience) claims["aud"] = *request.audience;
 
   const std::string signing_input = detail::base64url_encode(json::serialize(header)) + "." +

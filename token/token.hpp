@@ -35,6 +35,7 @@ struct Claims {
   std::string uuid;     // lower-case 8-4-4-4-12 hex
   std::optional<ConsoleKind> console;
   std::optional<std::chrono::system_clock::time_point> expires;  // unset in plain mode
+  bool view_only = false;  // "view_only": true — the browser's input is dropped
 };
 
 // Why a token was refused. `expired` maps to WebSocket close 4402, `invalid` to 4401.
@@ -129,12 +130,14 @@ struct MintRequest {
   std::string host_id;
   std::string uuid;
   std::optional<ConsoleKind> console;
+  bool view_only = false;
   std::chrono::seconds ttl{60};
   std::optional<std::string> audience;
   std::chrono::system_clock::time_point now = std::chrono::system_clock::now();
 };
 
-// Returns a compact JWS with claims sub, exp, iat (and console, aud when given).
+// Returns a compact JWS with claims sub, exp, iat (and console, view_only, aud
+// when given).
 // Throws std::invalid_argument when host_id or uuid is malformed.
 std::string mint(const SigningKey& key, const MintRequest& request);
 

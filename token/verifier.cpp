@@ -29,6 +29,7 @@ constexpr std::string_view missing_exp = "missing exp claim";
 constexpr std::string_view bad_exp = "bad exp claim";
 constexpr std::string_view bad_nbf = "bad nbf claim";
 constexpr std::string_view bad_console = "bad console claim";
+constexpr std::string_view bad_view_only = "bad view_only claim";
 constexpr std::string_view missing_aud = "missing aud claim";
 constexpr std::string_view bad_aud = "bad aud claim";
 constexpr std::string_view aud_mismatch = "audience mismatch";
@@ -135,6 +136,11 @@ VerifyResult check_claims(const json::object& payload, const Policy& policy,
     const auto kind = parse_console_kind(console->get_string());
     if (!kind || !is_graphics(*kind)) return invalid(bad_console);
     claims->console = *kind;
+  }
+  if (const auto* view_only = payload.if_contains("view_only")) {
+    // A boolean only: a string "false" must not read as anything.
+    if (!view_only->is_bool()) return invalid(bad_view_only);
+    claims->view_only = view_only->get_bool();
   }
 
   if (policy.audience) {

@@ -36,6 +36,48 @@ using tcp = net::ip::tcp;
 using namespace std::chrono_literals;
 
 const std::string kVncGreeting = "RFB 003.008\n";
+constexpr const char* kVncPassword = "gw9f3x!k";  // VNC passwords have 8 characters at most
+
+std::uint32_t be(std::string_view bytes) {
+  std::uint32_t v = 0;
+  for (const char c : bytes) v = v << 8 | static_cast<unsigned char>(c);
+  return v;
+}
+
+// What the server said after the handshake (RFB ServerInit).
+struct ServerInit {
+  std::uint32_t width = 0;
+  std::uint32_t height = 0;
+  std::string name;
+};
+
+// The browser's side of the RFB handshake through the gateway, as noVNC does
+// it: the gateway offers None (1) and nothing else, whatever the server asked
+// of the gateway; then ClientInit, and the real server's ServerInit.
+ServerInit rfb_connect(test::WsClient& client) {
+  EXPECT_EQ(client.read_exactly(kVncGreeting.size()), kVncGreeting);
+  client.write(kVncGreeting);
+  EXPECT_EQ(client.read_exactly(2), std::string("\x01\x01", 2)) << "one security type: None";
+  client.write(std::string("\x01", 1));
+  EXPECT_EQ(client.read_exactly(4), std::string(4, '\0')) << "SecurityResult OK";
+  client.write(std::string("\x01", 1));  // ClientInit: shared
+  const std::string head = client.read_exactly(24);
+  ServerInit init;
+  init.width = be(head.substr(0, 2));
+  init.height = be(head.substr(2, 2));
+  init.name = client.read_exactly(be(head.substr(20, 4)));
+  return init;
+}
+
+// The browser's side when the gateway cannot complete the server's security:
+// the version, zero security types and the reason, then the close frame.
+std::pair<std::string, test::CloseFrame> rfb_refused(test::WsClient& client) {
+  EXPECT_EQ(client.read_exactly(kVncGreeting.size()), kVncGreeting);
+  client.write(kVncGreeting);
+  EXPECT_EQ(client.read_exactly(1), std::string(1, '\0')) << "no security types";
+  const std::string reason = client.read_exactly(be(client.read_exactly(4)));
+  return {reason, client.read_until_close()};
+}
 
 class ConsoleGateway : public ::testing::Test {
  protected:
@@ -70,9 +112,23 @@ class ConsoleGateway : public ::testing::Test {
       h.uri = std::move(uri);
       return h;
     };
+    // The echo console speaks no RFB: the gateway relays its bytes untouched.
+    auto fake_host = [&host](std::string id, std::string uri) {
+      gateway::HostConfig h = host(std::move(id), std::move(uri));
+      h.vnc_security_gateway = false;
+      return h;
+    };
+    // The same hypervisor, with the VNC password from libvirt, and with a
+    // wrong one from a file.
+    gateway::HostConfig with_password = host("pw", "qemu:///system");
+    with_password.vnc_password_from_libvirt = true;
+    gateway::HostConfig wrong_password = host("wrongpw", "qemu:///system");
+    wrong_password.vnc_password_file = scratch_->write("wrong.vncpass", "not-it\n");
     config.hosts = {
         host("local", "qemu:///system"),
-        host("fake", "test://" + node),
+        with_password,
+        wrong_password,
+        fake_host("fake", "test://" + node),
         host("dead", "qemu+unix:///system?socket=/nonexistent/libvirt-sock"),
     };
     gateway::finish_config(config);
@@ -109,6 +165,14 @@ class ConsoleGateway : public ::testing::Test {
                               "<graphics type='spice' autoport='yes' listen='127.0.0.1'/>"
                               "<graphics type='vnc'><listen type='socket'/></graphics>"
                               "<video><model type='cirrus'/></video>");
+    return d;
+  }
+  // VNC with a password, which only the gateway may know.
+  static test::TestDomain& locked() {
+    static test::TestDomain d("cgw-it-locked-" + std::to_string(getpid()),
+                              "<graphics type='vnc' autoport='yes' listen='127.0.0.1' passwd='" +
+                                  std::string(kVncPassword) +
+                                  "'/><video><model type='cirrus'/></video>");
     return d;
   }
   static test::TestDomain& shut_off() {
@@ -170,6 +234,56 @@ class ConsoleGateway : public ::testing::Test {
 TEST_F(ConsoleGateway, VncOnLoopbackTcpOverWs) {
   auto client = test::WsClient::connect(ws(token("local", vnc_tcp().uuid())));
   EXPECT_EQ(client->read_exactly(kVncGreeting.size()), kVncGreeting);
+}
+
+// --- the gateway's RFB layer ---------------------------------------------------
+
+TEST_F(ConsoleGateway, VncNoneIsCompletedAndServerInitRelayed) {
+  auto client = test::WsClient::connect(ws(token("local", vnc_tcp().uuid())));
+  const ServerInit init = rfb_connect(*client);
+  EXPECT_GT(init.width, 0u);
+  EXPECT_GT(init.height, 0u);
+  EXPECT_NE(init.name.find(vnc_tcp().name()), std::string::npos) << init.name;
+}
+
+TEST_F(ConsoleGateway, VncPasswordFromLibvirtNeverReachesTheBrowser) {
+  auto client = test::WsClient::connect(ws(token("pw", locked().uuid())));
+  const ServerInit init = rfb_connect(*client);
+  EXPECT_NE(init.name.find(locked().name()), std::string::npos) << init.name;
+  // A framebuffer update request is answered: the session is QEMU's.
+  client->write(std::string("\x03\x00\x00\x00\x00\x00\x00\x10\x00\x10", 10));
+  EXPECT_EQ(client->read_exactly(1), std::string(1, '\0')) << "FramebufferUpdate";
+  client->close();
+  EXPECT_EQ(log_text().find(kVncPassword), std::string::npos);
+}
+
+TEST_F(ConsoleGateway, WrongVncPasswordIs4503WithASentence) {
+  auto client = test::WsClient::connect(ws(token("wrongpw", locked().uuid())));
+  const auto [reason, close] = rfb_refused(*client);
+  EXPECT_EQ(reason, "VNC password rejected by the server");
+  EXPECT_EQ(close.code, 4503);
+  EXPECT_EQ(close.reason, "VNC password rejected by the server");
+  EXPECT_NE(log_text().find("code=4503"), std::string::npos);
+  EXPECT_EQ(log_text().find("not-it"), std::string::npos);
+}
+
+TEST_F(ConsoleGateway, VncPasswordNotConfiguredIs4503) {
+  auto client = test::WsClient::connect(ws(token("local", locked().uuid())));
+  const auto [reason, close] = rfb_refused(*client);
+  EXPECT_EQ(close.code, 4503);
+  EXPECT_EQ(close.reason, "VNC server asks for a password and none is configured for its host");
+  EXPECT_EQ(reason, close.reason);
+}
+
+TEST_F(ConsoleGateway, ViewOnlyIsRefusedForSpice) {
+  token::MintRequest request;
+  request.host_id = "local";
+  request.uuid = spice_and_vnc_socket().uuid();
+  request.console = token::ConsoleKind::spice;
+  request.view_only = true;
+  const auto close = refusal(ws(token::mint(token::SigningKey::load_file(secret_), request)));
+  EXPECT_EQ(close.code, 4409);
+  EXPECT_EQ(close.reason, "view-only is not available for SPICE consoles");
 }
 
 TEST_F(ConsoleGateway, VncOnLoopbackTcpOverWss) {

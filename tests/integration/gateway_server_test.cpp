@@ -48,6 +48,7 @@ class OwnGateway {
     fake.id = "fake";
     fake.uri = "test://" +
                scratch_.write("node.xml", test::test_driver_node(echo_.port(), closed_.port()));
+    fake.vnc_security_gateway = false;  // the echo console speaks no RFB
     config.hosts = {fake};
     gateway::finish_config(config);
     server_.emplace(std::move(config));

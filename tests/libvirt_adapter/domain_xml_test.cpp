@@ -351,7 +351,7 @@ const ListenRow listen_rows[] = {
      R"(<graphics type='spice' port='-1' tlsPort='5901' autoport='no' listen='127.0.0.1' defaultMode='secure'>
       <listen type='address' address='127.0.0.1'/>
     </graphics>)",
-     true, ConsoleKind::spice, K::tls_only, "", -1, ""},
+     true, ConsoleKind::spice, K::tls_only, "127.0.0.1", 5901, ""},
     {"SpicePlainAndTlsPortUsesPlain",
      R"(<graphics type='spice' port='5900' tlsPort='5901' autoport='yes' listen='127.0.0.1'>
       <listen type='address' address='127.0.0.1'/>

@@ -1,0 +1,34 @@
+// What the gateway uses to complete a host's consoles' own security (the RFB
+// layer, TLS to the console), read from the host's config once at start-up:
+// the VNC password from a file, the console CA, client certificate and key.
+// Shared read-only by every session.
+#pragma once
+
+#include "console_tls/client_context.hpp"
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace cgw::gateway {
+
+struct HostConfig;
+
+struct HostSecurity {
+  // The gateway speaks RFB to the VNC server and offers the browser None
+  // (vnc_security = "gateway"); otherwise VNC bytes pass untouched.
+  bool rfb = true;
+  bool password_from_libvirt = false;   // <graphics passwd>, read with VIR_DOMAIN_XML_SECURE
+  std::optional<std::string> password;  // from vnc_password_file
+  std::shared_ptr<const console_tls::ClientContext> tls;  // console_ca (+ cert, key)
+  std::string tls_name;  // console_tls_name; empty: the host's address or name
+};
+
+using HostSecurities = std::map<std::string, HostSecurity, std::less<>>;
+
+// Reads the host's password file and TLS files. Throws ConfigError naming the
+// file, the key and the problem.
+HostSecurity load_host_security(const HostConfig& host, const std::string& origin);
+
+}  // namespace cgw::gateway
