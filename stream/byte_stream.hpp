@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <tuple>
 
@@ -64,6 +65,11 @@ class ByteStream {
 
   // Aborts at once: pending operations complete with an error, the transport is closed.
   virtual void abort() noexcept = 0;
+
+  // Why this stream ended the session, when a layer of it decided to (a filter
+  // that refused what it was given): the pump tells the other side this rather
+  // than its default reason. nullopt: the stream just ended or failed.
+  virtual std::optional<EndReason> ending() const { return std::nullopt; }
 };
 
 }  // namespace cgw::stream

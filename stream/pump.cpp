@@ -48,8 +48,10 @@ net::awaitable<void> end_session(PumpState& state, Ender ender, error_code error
   if (ender == Ender::console) {
     // Tell the browser why (the VM stopped, the console socket closed), and wait
     // for its close reply so the reason reaches it, before letting the console go.
+    // A named copy: GCC 12 mis-destroys temporaries passed by value to coroutines.
+    const EndReason why = state.console.ending().value_or(state.options.console_closed);
     state.console.abort();
-    co_await state.client.close(state.options.console_closed);
+    co_await state.client.close(why);
   } else {
     state.console.abort();
     state.client.abort();

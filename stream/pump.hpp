@@ -18,7 +18,8 @@ namespace cgw::stream {
 struct PumpOptions {
   static constexpr std::size_t quiet_buffer_size = 512;
   std::size_t max_read = 64 * 1024;  // at most this much per read (tests lower it)
-  // Told to the client when the console side ends first.
+  // Told to the client when the console side ends first (unless the console's
+  // stream says why itself: ByteStream::ending()).
   EndReason console_closed{1000, "console closed"};
 };
 

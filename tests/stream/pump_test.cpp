@@ -314,5 +314,79 @@ TEST(Pump, ClientThatDoesNotReadStopsReadsFromTheConsole) {
   EXPECT_EQ(result.client_to_console, 0u);
 }
 
+// A stream around another that records the reason it was closed with.
+class ReasonRecorder final : public ByteStream {
+ public:
+  explicit ReasonRecorder(ByteStream& inner) : inner_(inner) {}
+  net::awaitable<std::tuple<error_code, std::size_t>> read_some(net::mutable_buffer b) override {
+    co_return co_await inner_.read_some(b);
+  }
+  bool can_wait_readable() const noexcept override { return inner_.can_wait_readable(); }
+  net::awaitable<error_code> wait_readable() override { co_return co_await inner_.wait_readable(); }
+  net::awaitable<error_code> write(net::const_buffer b) override {
+    co_return co_await inner_.write(b);
+  }
+  net::awaitable<void> close(EndReason why) override {
+    closed_with = why;
+    co_await inner_.close(why);
+  }
+  void abort() noexcept override { inner_.abort(); }
+  std::optional<EndReason> closed_with;
+
+ private:
+  ByteStream& inner_;
+};
+
+// A console layer that refuses the first thing the client writes and says why,
+// as the view-only filter does with a message it does not know.
+class RefusingLayer final : public ByteStream {
+ public:
+  explicit RefusingLayer(ByteStream& inner) : inner_(inner) {}
+  net::awaitable<std::tuple<error_code, std::size_t>> read_some(net::mutable_buffer b) override {
+    co_return co_await inner_.read_some(b);
+  }
+  bool can_wait_readable() const noexcept override { return inner_.can_wait_readable(); }
+  net::awaitable<error_code> wait_readable() override { co_return co_await inner_.wait_readable(); }
+  net::awaitable<error_code> write(net::const_buffer) override {
+    refused_ = true;
+    co_return make_error_code(boost::system::errc::protocol_error);
+  }
+  net::awaitable<void> close(EndReason why) override { co_await inner_.close(why); }
+  void abort() noexcept override { inner_.abort(); }
+  std::optional<EndReason> ending() const override {
+    if (!refused_) return std::nullopt;
+    return EndReason{1008, "not allowed"};
+  }
+
+ private:
+  ByteStream& inner_;
+  bool refused_ = false;
+};
+
+TEST(Pump, AConsoleLayerThatEndsTheSessionSaysWhyToTheClient) {
+  net::io_context ioc;
+  UnixSocket client_end(ioc), client_peer(ioc), console_end(ioc), console_peer(ioc);
+  net::local::connect_pair(client_end, client_peer);
+  net::local::connect_pair(console_end, console_peer);
+  UnixStream client_socket(std::move(client_end));
+  UnixStream console_socket(std::move(console_end));
+  ReasonRecorder client(client_socket);
+  RefusingLayer console(console_socket);
+  const PumpOptions options;
+  auto done = net::co_spawn(ioc, pump(client, console, options), net::use_future);
+  std::thread runner([&ioc] { ioc.run(); });
+  ASSERT_EQ(send_until_stall(client_peer.native_handle(), "key", stall_limit), 3u);
+  const bool finished = done.wait_for(10s) == std::future_status::ready;
+  ioc.stop();
+  runner.join();
+  ASSERT_TRUE(finished);
+  EXPECT_EQ(done.get().ended_by, PumpResult::Ender::console);
+  ASSERT_TRUE(client.closed_with.has_value());
+  EXPECT_EQ(client.closed_with->code, 1008);
+  EXPECT_EQ(client.closed_with->text, "not allowed");
+  // Nothing of what was refused reached the console.
+  EXPECT_EQ(recv_up_to(console_peer.native_handle(), 3, 200ms), "");
+}
+
 }  // namespace
 }  // namespace cgw::stream
