@@ -555,9 +555,9 @@ TEST_F(TlsClientStreamTest, WaitsWithoutSpinningAfterSessionTickets) {
 }
 
 // A key update the console asks to be answered arrives while the gateway's
-// large write is still in flight (the console does not read yet): the read
-// queues the answer, the write in flight sends it after its own records, and
-// the console decrypts everything in order.
+// large write is in flight (the console does not read yet). OpenSSL answers
+// it with the gateway's next write, before that write's data: the console
+// reads everything, in order, under the new keys.
 net::awaitable<std::string> rekeying_console(tcp::acceptor& acceptor, ssl::context& ctx,
                                              std::size_t expect) {
   auto tls = co_await accept_tls(acceptor, ctx);
@@ -574,28 +574,76 @@ net::awaitable<std::string> rekeying_console(tcp::acceptor& acceptor, ssl::conte
 
 net::awaitable<std::string> gateway_writing_while_rekeyed(tcp::endpoint to,
                                                           std::shared_ptr<const ClientContext> ctx,
-                                                          std::string to_send) {
+                                                          std::string to_send, std::string then) {
   Connected c = co_await connect_tls(to, std::move(ctx), "127.0.0.1");
   if (c.handshake.error) throw std::runtime_error(c.handshake.reason);
   std::string got;
   auto reader = [&]() -> net::awaitable<void> { got = co_await read_exactly(*c.stream, 7, 64); };
   co_await (write_all(*c.stream, std::move(to_send), 0) && reader());
+  co_await write_all(*c.stream, std::move(then), 0);
   EXPECT_EQ(co_await read_end(*c.stream), net::error::eof);
   co_await c.stream->close(done);
   co_return got;
 }
 
-TEST_F(TlsClientStreamTest, KeyUpdateAnsweredDuringAWriteInFlight) {
+TEST_F(TlsClientStreamTest, KeyUpdateDuringAWriteInFlight) {
   const std::string up = pattern(16 * 1024 * 1024, 9);
   auto sctx = server_context(server_);
   auto console =
-      net::co_spawn(ioc_, rekeying_console(acceptor_, *sctx, up.size()), net::use_future);
+      net::co_spawn(ioc_, rekeying_console(acceptor_, *sctx, up.size() + 5), net::use_future);
   auto gateway = net::co_spawn(
-      ioc_, gateway_writing_while_rekeyed(acceptor_.local_endpoint(), client_context(), up),
+      ioc_,
+      gateway_writing_while_rekeyed(acceptor_.local_endpoint(), client_context(), up, "after"),
+      net::use_future);
+  run(console, gateway);
+  EXPECT_TRUE(console.get() == up + "after");
+  EXPECT_EQ(gateway.get(), "rekeyed");
+}
+
+// A read that makes a record of its own while a write is in flight: the TLS
+// 1.2 console asks to renegotiate, and the gateway's read answers with a
+// no_renegotiation alert. The alert waits behind the write in flight (it may
+// not cut into its bytes); the console reads all the data intact first.
+net::awaitable<std::string> renegotiating_console(tcp::acceptor& acceptor, ssl::context& ctx,
+                                                  std::size_t expect) {
+  auto tls = co_await accept_tls(acceptor, ctx);
+  EXPECT_EQ(SSL_version(tls->native_handle()), TLS1_2_VERSION);
+  EXPECT_EQ(SSL_renegotiate(tls->native_handle()), 1);
+  co_await net::async_write(*tls, net::buffer("renego?", 7), net::use_awaitable);
+  net::steady_timer timer(co_await net::this_coro::executor, 300ms);
+  co_await timer.async_wait(net::use_awaitable);
+  std::string got(expect, '\0');
+  co_await net::async_read(*tls, net::buffer(got), net::use_awaitable);
+  // What follows the data: the alert (OpenSSL ends the connection on it).
+  char byte;
+  auto [ec, n] = co_await tls->async_read_some(net::buffer(&byte, 1), use_tuple);
+  EXPECT_TRUE(ec);
+  EXPECT_EQ(n, 0u);
+  co_return got;
+}
+
+net::awaitable<std::string> gateway_writing_while_renegotiated(
+    tcp::endpoint to, std::shared_ptr<const ClientContext> ctx, std::string to_send) {
+  Connected c = co_await connect_tls(to, std::move(ctx), "127.0.0.1");
+  if (c.handshake.error) throw std::runtime_error(c.handshake.reason);
+  std::string got;
+  auto reader = [&]() -> net::awaitable<void> { got = co_await read_exactly(*c.stream, 7, 64); };
+  co_await (write_all(*c.stream, std::move(to_send), 0) && reader());
+  c.stream->abort();
+  co_return got;
+}
+
+TEST_F(TlsClientStreamTest, AlertFromAReadWaitsForTheWriteInFlight) {
+  const std::string up = pattern(16 * 1024 * 1024, 12);
+  auto sctx = server_context(server_, tls12());
+  auto console =
+      net::co_spawn(ioc_, renegotiating_console(acceptor_, *sctx, up.size()), net::use_future);
+  auto gateway = net::co_spawn(
+      ioc_, gateway_writing_while_renegotiated(acceptor_.local_endpoint(), client_context(), up),
       net::use_future);
   run(console, gateway);
   EXPECT_TRUE(console.get() == up);
-  EXPECT_EQ(gateway.get(), "rekeyed");
+  EXPECT_EQ(gateway.get(), "renego?");
 }
 
 // The pump between a browser-side socket and the TLS console (an echo).
