@@ -1,0 +1,262 @@
+#include "tls_libvirtd.hpp"
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace cgw::test::tls {
+namespace {
+
+using namespace std::chrono_literals;
+
+void quiet(void*, virErrorPtr) {}
+
+std::string last_error() {
+  virErrorPtr err = virGetLastError();
+  return err && err->message ? err->message : "unknown libvirt error";
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+struct DomainPtr {
+  virDomainPtr ptr;
+  ~DomainPtr() {
+    if (ptr) virDomainFree(ptr);
+  }
+};
+
+// Gone, or a zombie that is not ours to reap.
+bool process_gone(pid_t pid) {
+  if (::kill(pid, 0) != 0) return true;
+  std::string stat = slurp("/proc/" + std::to_string(pid) + "/stat");
+  const auto paren = stat.rfind(')');
+  return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'Z';
+}
+
+// The qemu.conf of the daemon: TLS on for both console kinds. QEMU runs as root
+// so that it may read certificates in a root-only scratch directory, and logs to
+// files, as there is no virtlogd in the namespace.
+std::string qemu_conf(const std::string& pki, const TlsLibvirtd::Options& o) {
+  return "vnc_tls = 1\n"
+         "vnc_tls_x509_cert_dir = \"" +
+         pki + "\"\nvnc_tls_x509_verify = " + (o.verify_clients ? "1" : "0") +
+         "\nspice_tls = 1\n"
+         "spice_tls_x509_cert_dir = \"" +
+         pki + "\"\nremote_display_port_min = " + std::to_string(o.first_display_port) +
+         "\nremote_display_port_max = " + std::to_string(o.first_display_port + 49) +
+         "\nuser = \"root\"\ngroup = \"root\"\ndynamic_ownership = 0\n"
+         "security_driver = \"none\"\nstdio_handler = \"file\"\n";
+}
+
+// Runs inside the new namespaces, as their first process ($1: the scratch dir).
+// The private /run keeps the system daemon's pid file and sockets out of sight;
+// the bind mounts give libvirtd our config and state. Its socket lands in
+// $1/run, where the tests (outside) reach it. This shell stays PID 1: it reaps
+// the QEMUs that libvirt daemonises, and its exit ends the namespace.
+constexpr const char* kNamespaceInit = R"(set -e
+S=$1
+mount -t tmpfs tmpfs /run
+mkdir /run/libvirt
+mount --bind "$S/run" /run/libvirt
+mount --bind "$S/etc" /etc/libvirt
+mount --bind "$S/lib" /var/lib/libvirt
+mount --bind "$S/cache" /var/cache/libvirt
+mount --bind "$S/log" /var/log/libvirt
+/usr/sbin/libvirtd &
+d=$!
+trap 'kill -TERM $d' TERM
+while kill -0 $d 2>/dev/null; do wait || true; done
+)";
+
+}  // namespace
+
+struct TlsLibvirtd::Connection {
+  virConnectPtr ptr = nullptr;
+  ~Connection() {
+    if (ptr) virConnectClose(ptr);
+  }
+};
+
+void make_pki(const std::string& dir, const std::string& ca_name) {
+  // Key usages as QEMU's certificate checks want them (GnuTLS): a CA that may
+  // sign, leaves that are no CA, with digital signature and key encipherment.
+  run("{ set -e; mkdir -p '" + dir + "'; cd '" + dir +
+      "'\n"
+      "ec='-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes'\n"
+      "openssl req -x509 $ec -days 2 -subj /CN=" +
+      ca_name +
+      " -keyout ca-key.pem -out ca-cert.pem"
+      " -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign\n"
+      "for who in server client; do\n"
+      "  if [ $who = server ]; then cn=localhost; eku=serverAuth; else cn=cgw-test-client; "
+      "eku=clientAuth; fi\n"
+      "  openssl req -new $ec -subj /CN=$cn -keyout $who-key.pem -out $who.csr\n"
+      "  printf 'basicConstraints=critical,CA:FALSE\\nkeyUsage=critical,digitalSignature,"
+      "keyEncipherment\\nextendedKeyUsage=%s\\nsubjectAltName=IP:127.0.0.1,DNS:localhost\\n' "
+      "$eku > $who.ext\n"
+      "  openssl x509 -req -in $who.csr -CA ca-cert.pem -CAkey ca-key.pem -CAcreateserial"
+      " -days 2 -extfile $who.ext -out $who-cert.pem\n"
+      "done\n"
+      "rm -f *.csr *.ext *.srl\n}");
+}
+
+TlsLibvirtd::TlsLibvirtd(const std::string& pki_dir, Options options)
+    : conn_(std::make_unique<Connection>()) {
+  virSetErrorFunc(nullptr, quiet);
+  for (const char* d : {"etc", "run", "lib", "cache", "log"})
+    std::filesystem::create_directories(scratch_.dir() / d);
+  scratch_.write("etc/qemu.conf", qemu_conf(pki_dir, options));
+  scratch_.write("etc/libvirtd.conf", "");
+  const std::string socket = scratch_.path("run/libvirt-sock");
+  uri_ = "qemu:///system?socket=" + socket;
+
+  // unshare's --kill-child makes the namespace's first process die with
+  // unshare, and spawn() makes unshare die with us.
+  unshare_ = spawn({"/usr/bin/unshare", "--mount", "--propagation", "private", "--pid", "--fork",
+                    "--kill-child=SIGKILL", "--mount-proc", "/bin/bash", "-c", kNamespaceInit,
+                    "init", scratch_.dir().string()},
+                   scratch_.path("libvirtd.log"));
+  const std::string children =
+      "/proc/" + std::to_string(unshare_) + "/task/" + std::to_string(unshare_) + "/children";
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (::waitpid(unshare_, nullptr, WNOHANG) == unshare_) {
+      unshare_ = -1;
+      throw std::runtime_error("tests: the TLS libvirtd exited:\n" + log());
+    }
+    if (init_ <= 0) {
+      std::istringstream(slurp(children)) >> init_;
+    }
+    if (std::filesystem::exists(socket)) {
+      conn_->ptr = virConnectOpen(uri_.c_str());
+      if (conn_->ptr) return;
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  stop();
+  throw std::runtime_error("tests: the TLS libvirtd does not answer:\n" + log());
+}
+
+TlsLibvirtd::~TlsLibvirtd() { stop(); }
+
+std::string TlsLibvirtd::log() const { return slurp(scratch_.path("libvirtd.log")); }
+
+void TlsLibvirtd::stop() {
+  // Destroy what runs first, so that libvirt removes the QEMUs' cgroups itself.
+  if (conn_ && conn_->ptr) {
+    virDomainPtr* domains = nullptr;
+    const int n = virConnectListAllDomains(conn_->ptr, &domains, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+    for (int i = 0; i < n; ++i) {
+      virDomainDestroy(domains[i]);
+      virDomainFree(domains[i]);
+    }
+    std::free(domains);
+    virConnectClose(conn_->ptr);
+    conn_->ptr = nullptr;
+  }
+  if (unshare_ > 0) {
+    ::kill(unshare_, SIGKILL);
+    ::waitpid(unshare_, nullptr, 0);
+    unshare_ = -1;
+  }
+  // The namespace is gone when its first process is: the kernel has killed
+  // everything else in it by then. Only then may the scratch dir go.
+  for (int i = 0; init_ > 0 && i < 400 && !process_gone(init_); ++i)
+    std::this_thread::sleep_for(25ms);
+  init_ = -1;
+}
+
+TlsDomain::TlsDomain(const TlsLibvirtd& daemon, std::string name, const std::string& devices)
+    : daemon_(daemon), name_(std::move(name)) {
+  // KVM when QEMU can use it, else TCG; decided by the first domain of the process.
+  static std::string type = "kvm";
+  auto xml = [&](const std::string& t) {
+    return "<domain type='" + t + "'><name>" + name_ +
+           "</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>"
+           "<os><type arch='x86_64' machine='pc'>hvm</type></os><devices>" +
+           devices + "</devices></domain>";
+  };
+  DomainPtr dom{virDomainCreateXML(daemon_.conn_->ptr, xml(type).c_str(), 0)};
+  if (!dom.ptr && type == "kvm") {
+    type = "qemu";
+    dom.ptr = virDomainCreateXML(daemon_.conn_->ptr, xml(type).c_str(), 0);
+  }
+  if (!dom.ptr)
+    throw std::runtime_error("tests: cannot create domain " + name_ + ": " + last_error());
+  char uuid[VIR_UUID_STRING_BUFLEN];
+  virDomainGetUUIDString(dom.ptr, uuid);
+  uuid_ = uuid;
+}
+
+TlsDomain::~TlsDomain() {
+  DomainPtr dom{virDomainLookupByName(daemon_.conn_->ptr, name_.c_str())};
+  if (dom.ptr && virDomainIsActive(dom.ptr) == 1) virDomainDestroy(dom.ptr);
+}
+
+std::string TlsDomain::live_xml() const {
+  DomainPtr dom{virDomainLookupByName(daemon_.conn_->ptr, name_.c_str())};
+  if (!dom.ptr) return {};
+  char* xml = virDomainGetXMLDesc(dom.ptr, 0);
+  std::string out = xml ? xml : "";
+  std::free(xml);
+  return out;
+}
+
+pid_t spawn(std::vector<std::string> argv, const std::string& log) {
+  std::vector<char*> pointers;
+  for (auto& argument : argv) pointers.push_back(argument.data());
+  pointers.push_back(nullptr);
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    // Only async-signal-safe calls until exec: the test process has threads.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);
+    const int null = ::open("/dev/null", O_RDONLY);
+    const int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (null < 0 || out < 0) ::_exit(127);
+    ::dup2(null, STDIN_FILENO);
+    ::dup2(out, STDOUT_FILENO);
+    ::dup2(out, STDERR_FILENO);
+    ::execv(pointers[0], pointers.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+std::uint16_t free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  socklen_t length = sizeof address;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+}  // namespace cgw::test::tls
