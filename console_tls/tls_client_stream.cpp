@@ -102,13 +102,15 @@ struct TlsClientStreamState {
     }
   }
 
-  // Waits until no inner write is in flight (another operation's).
+  // Waits until no inner write is in flight (another operation's). The timer
+  // never expires and is never re-armed (re-arming would cancel another
+  // waiter's wait): cancel() wakes every waiter, each checks again.
   net::awaitable<void> wait_flushed() {
     while (flushing && !aborted) {
       if (!flushed) {
-        flushed = std::make_unique<net::steady_timer>(co_await net::this_coro::executor);
+        flushed = std::make_unique<net::steady_timer>(co_await net::this_coro::executor,
+                                                      net::steady_timer::time_point::max());
       }
-      flushed->expires_at(net::steady_timer::time_point::max());
       co_await flushed->async_wait(use_tuple);
     }
   }
@@ -150,11 +152,15 @@ struct TlsClientStreamState {
       case SSL_ERROR_SYSCALL:
         if (const unsigned long e = ERR_peek_last_error())
           return {static_cast<int>(e), net::error::get_ssl_category()};
-        return in_eof ? error_code(net::ssl::error::stream_truncated) : error_code(net::error::eof);
+        if (in_eof) return net::ssl::error::stream_truncated;
+        return net::ssl::error::unspecified_system_error;
       default: {
         const unsigned long e = ERR_peek_last_error();
         if (ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
           return net::ssl::error::stream_truncated;
+        // After a fatal error OpenSSL fails every call without queueing a
+        // reason again; an error code of 0 would read as success.
+        if (e == 0) return net::ssl::error::unspecified_system_error;
         return {static_cast<int>(e), net::error::get_ssl_category()};
       }
     }

@@ -351,6 +351,28 @@ TEST_F(RefusalTest, Tls12WithoutAeadIsRefused) {
   EXPECT_EQ(r.reason.rfind("TLS handshake with the console failed (", 0), 0u) << r.reason;
 }
 
+// A console that does not speak TLS (a VNC server's greeting).
+net::awaitable<void> plain_console(tcp::acceptor& acceptor) {
+  tcp::socket socket = co_await acceptor.async_accept(net::use_awaitable);
+  co_await net::async_write(socket, net::buffer("RFB 003.008\n", 12), net::use_awaitable);
+  char buf[512];
+  co_await socket.async_read_some(net::buffer(buf), use_tuple);
+}
+
+TEST_F(TlsClientStreamTest, ConsoleThatDoesNotSpeakTls) {
+  auto console = net::co_spawn(ioc_, plain_console(acceptor_), net::use_future);
+  auto gateway =
+      net::co_spawn(ioc_, handshake_only(acceptor_.local_endpoint(), client_context(), "127.0.0.1"),
+                    net::use_future);
+  run(console, gateway);
+  console.get();
+  const HandshakeResult r = gateway.get();
+  EXPECT_TRUE(r.error);
+  EXPECT_FALSE(r.untrusted);
+  EXPECT_EQ(r.reason.rfind("TLS handshake with the console failed (", 0), 0u) << r.reason;
+  std::printf("reason: %s\n", r.reason.c_str());
+}
+
 TEST_F(TlsClientStreamTest, ClientCertificateGivenWhenRequired) {
   auto sctx = server_context(server_, requiring_client_cert());
   auto console = net::co_spawn(ioc_, tcp_console(acceptor_, *sctx, "ok", 2), net::use_future);
