@@ -164,6 +164,31 @@ FilterResult InputFilter::feed(Bytes chunk) {
         break;
       }
       case State::type: {
+        // Whole fixed-size messages, most of noVNC's traffic, in a tight loop
+        // on locals: one table look-up and one addition each.
+        std::uint64_t passed = 0;
+        std::uint64_t dropped = 0;
+        std::uint64_t bytes_dropped = 0;
+        while (pos < size) {
+          const Rule rule = rules[data[pos]];
+          if (rule.length != Length::fixed || rule.size > size - pos) break;
+          if (rule.decision == Decision::pass) {
+            if (run == none) run = pos;
+            ++passed;
+          } else {
+            if (run != none) keep_chunk(run, pos);
+            run = none;
+            ++dropped;
+            bytes_dropped += rule.size;
+          }
+          pos += rule.size;
+        }
+        counters_.passed += passed;
+        counters_.dropped += dropped;
+        counters_.bytes_dropped += bytes_dropped;
+        if (pos == size) break;
+
+        // A message cut by the chunk's end, one with a header, or an unknown one.
         const std::uint8_t type = data[pos];
         const Rule rule = rules[type];
         if (rule.length == Length::unknown) {
