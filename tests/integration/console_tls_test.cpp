@@ -152,6 +152,7 @@ class TlsWorld : public ::testing::Environment {
   const std::string& pki() {
     if (!pki_) {
       pki_ = std::make_unique<test::Scratch>();
+      tls::mark_owner(*pki_);
       tls::make_pki(pki_->path("pki"), "cgw-test-ca");
       tls::make_pki(pki_->path("other"), "cgw-test-other-ca");
       pki_dir_ = pki_->path("pki");
@@ -171,21 +172,19 @@ class TlsWorld : public ::testing::Environment {
   tls::TlsLibvirtd& not_verifying() {
     if (!not_verifying_)
       not_verifying_ = std::make_unique<tls::TlsLibvirtd>(
-          pki(), tls::TlsLibvirtd::Options{.verify_clients = false, .first_display_port = 25950});
+          pki(), tls::TlsLibvirtd::Options{.verify_clients = false, .display_port_offset = 50});
     return *not_verifying_;
   }
   const tls::TlsDomain& vnc() {
-    if (!vnc_) vnc_ = std::make_unique<tls::TlsDomain>(verifying(), name("vnc"), kTlsVnc);
+    if (!vnc_) vnc_ = std::make_unique<tls::TlsDomain>(verifying(), "vnc", kTlsVnc);
     return *vnc_;
   }
   const tls::TlsDomain& vnc_not_verifying() {
-    if (!vnc_nv_)
-      vnc_nv_ = std::make_unique<tls::TlsDomain>(not_verifying(), name("vncnv"), kTlsVnc);
+    if (!vnc_nv_) vnc_nv_ = std::make_unique<tls::TlsDomain>(not_verifying(), "vncnv", kTlsVnc);
     return *vnc_nv_;
   }
   const tls::TlsDomain& spice() {
-    if (!spice_)
-      spice_ = std::make_unique<tls::TlsDomain>(verifying(), name("spice"), kTlsOnlySpice);
+    if (!spice_) spice_ = std::make_unique<tls::TlsDomain>(verifying(), "spice", kTlsOnlySpice);
     return *spice_;
   }
 
@@ -199,10 +198,6 @@ class TlsWorld : public ::testing::Environment {
   }
 
  private:
-  static std::string name(const std::string& what) {
-    return "cgw-it-tls" + what + "-" + std::to_string(::getpid());
-  }
-
   static inline TlsWorld* instance_ = nullptr;
   std::unique_ptr<test::Scratch> pki_;
   std::string pki_dir_, other_dir_;
@@ -216,6 +211,7 @@ class TlsWorld : public ::testing::Environment {
 // error is the test's to read.
 class ConsoleTls : public ::testing::Test {
  protected:
+  ConsoleTls() { tls::mark_owner(dir_); }
   void TearDown() override {
     if (gateway_ > 0) {
       ::kill(gateway_, SIGTERM);

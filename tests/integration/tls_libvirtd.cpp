@@ -12,11 +12,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -59,13 +61,14 @@ bool process_gone(pid_t pid) {
 // so that it may read certificates in a root-only scratch directory, and logs to
 // files, as there is no virtlogd in the namespace.
 std::string qemu_conf(const std::string& pki, const TlsLibvirtd::Options& o) {
+  const int first = 25900 + static_cast<int>(::getpid() % 60) * 100 + o.display_port_offset;
   return "vnc_tls = 1\n"
          "vnc_tls_x509_cert_dir = \"" +
          pki + "\"\nvnc_tls_x509_verify = " + (o.verify_clients ? "1" : "0") +
          "\nspice_tls = 1\n"
          "spice_tls_x509_cert_dir = \"" +
-         pki + "\"\nremote_display_port_min = " + std::to_string(o.first_display_port) +
-         "\nremote_display_port_max = " + std::to_string(o.first_display_port + 49) +
+         pki + "\"\nremote_display_port_min = " + std::to_string(first) +
+         "\nremote_display_port_max = " + std::to_string(first + 49) +
          "\nuser = \"root\"\ngroup = \"root\"\ndynamic_ownership = 0\n"
          "security_driver = \"none\"\nstdio_handler = \"file\"\n";
 }
@@ -75,6 +78,34 @@ std::string qemu_conf(const std::string& pki, const TlsLibvirtd::Options& o) {
 // the bind mounts give libvirtd our config and state. Its socket lands in
 // $1/run, where the tests (outside) reach it. This shell stays PID 1: it reaps
 // the QEMUs that libvirt daemonises, and its exit ends the namespace.
+constexpr const char* kOwnerFile = "cgw-tls-owner";
+const std::regex kDomainCgroup(R"(qemu-\d+-cgw-it-tls.*-(\d+)\.libvirt-qemu)");
+
+bool alive(pid_t pid) { return ::kill(pid, 0) == 0 || errno != ESRCH; }
+
+void remove_cgroup(const std::filesystem::path& dir) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec))
+    if (entry.is_directory(ec) && !entry.is_symlink(ec)) remove_cgroup(entry.path());
+  ::rmdir(dir.c_str());
+}
+
+// libvirt puts a QEMU's cgroup in a "machine" cgroup next to its own, in every
+// hierarchy; a few levels down from /sys/fs/cgroup is deep enough.
+void remove_dead_cgroups(const std::filesystem::path& dir, int depth) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (!entry.is_directory(ec) || entry.is_symlink(ec)) continue;
+    const std::string name = entry.path().filename().string();
+    std::smatch m;
+    if (std::regex_match(name, m, kDomainCgroup)) {
+      if (!alive(static_cast<pid_t>(std::stol(m[1].str())))) remove_cgroup(entry.path());
+    } else if (depth > 0) {
+      remove_dead_cgroups(entry.path(), depth - 1);
+    }
+  }
+}
+
 constexpr const char* kNamespaceInit = R"(set -e
 S=$1
 mount -t tmpfs tmpfs /run
@@ -122,9 +153,25 @@ void make_pki(const std::string& dir, const std::string& ca_name) {
       "rm -f *.csr *.ext *.srl\n}");
 }
 
+void mark_owner(const Scratch& scratch) { scratch.write(kOwnerFile, std::to_string(::getpid())); }
+
+void remove_leftovers() {
+  std::error_code ec;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(std::filesystem::temp_directory_path(), ec)) {
+    if (entry.path().filename().string().rfind("cgw-test-", 0) != 0) continue;
+    pid_t owner = 0;
+    std::istringstream(slurp((entry.path() / kOwnerFile).string())) >> owner;
+    if (owner > 0 && !alive(owner)) std::filesystem::remove_all(entry.path(), ec);
+  }
+  remove_dead_cgroups("/sys/fs/cgroup", 4);
+}
+
 TlsLibvirtd::TlsLibvirtd(const std::string& pki_dir, Options options)
     : conn_(std::make_unique<Connection>()) {
   virSetErrorFunc(nullptr, quiet);
+  remove_leftovers();
+  mark_owner(scratch_);
   for (const char* d : {"etc", "run", "lib", "cache", "log"})
     std::filesystem::create_directories(scratch_.dir() / d);
   scratch_.write("etc/qemu.conf", qemu_conf(pki_dir, options));
@@ -188,8 +235,8 @@ void TlsLibvirtd::stop() {
   init_ = -1;
 }
 
-TlsDomain::TlsDomain(const TlsLibvirtd& daemon, std::string name, const std::string& devices)
-    : daemon_(daemon), name_(std::move(name)) {
+TlsDomain::TlsDomain(const TlsLibvirtd& daemon, const std::string& what, const std::string& devices)
+    : daemon_(daemon), name_("cgw-it-tls" + what + "-" + std::to_string(::getpid())) {
   // KVM when QEMU can use it, else TCG; decided by the first domain of the process.
   static std::string type = "kvm";
   auto xml = [&](const std::string& t) {

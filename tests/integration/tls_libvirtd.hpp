@@ -32,12 +32,16 @@ class TlsLibvirtd {
  public:
   struct Options {
     bool verify_clients = true;  // vnc_tls_x509_verify
-    // The daemon's VNC and SPICE ports come from [first, first + 49], away from
-    // the system daemon's (from 5900) and the kernel's ephemeral ports.
-    std::uint16_t first_display_port = 25900;
+    // The daemon's VNC and SPICE ports come from [base + offset, base + offset + 49],
+    // where base depends on the process (two builds' runs at once do not
+    // compete), away from the system daemon's (from 5900) and below the kernel's
+    // ephemeral ports. Two daemons of one process need offsets 50 apart.
+    std::uint16_t display_port_offset = 0;
   };
-  // Starts the daemon with the certificates in `pki_dir` (see make_pki) and
-  // waits until it answers. Throws with the daemon's log when it does not.
+  // Removes what earlier test processes killed before their cleanup left (see
+  // remove_leftovers), starts the daemon with the certificates in `pki_dir`
+  // (see make_pki) and waits until it answers. Throws with the daemon's log
+  // when it does not.
   TlsLibvirtd(const std::string& pki_dir, Options options);
   // Destroys the domains still running on it, then ends the namespace.
   ~TlsLibvirtd();
@@ -64,8 +68,9 @@ class TlsLibvirtd {
 // works, else TCG. Destroyed by its destructor.
 class TlsDomain {
  public:
-  // `devices` is the XML inside <devices>. Throws with libvirt's message.
-  TlsDomain(const TlsLibvirtd& daemon, std::string name, const std::string& devices);
+  // Named "cgw-it-tls<what>-<pid>"; `devices` is the XML inside <devices>.
+  // Throws with libvirt's message.
+  TlsDomain(const TlsLibvirtd& daemon, const std::string& what, const std::string& devices);
   ~TlsDomain();
   TlsDomain(const TlsDomain&) = delete;
   TlsDomain& operator=(const TlsDomain&) = delete;
@@ -79,6 +84,13 @@ class TlsDomain {
   std::string name_;
   std::string uuid_;
 };
+
+// Marks `scratch` as this process's, for remove_leftovers().
+void mark_owner(const Scratch& scratch);
+// What test processes that were killed left behind: their marked scratch
+// directories, and the (empty) cgroups that libvirt made for their QEMUs and
+// could not remove as the namespace died with it.
+void remove_leftovers();
 
 // Starts `argv` with standard output and error going to `log`. The child gets
 // SIGKILL when this process dies.
