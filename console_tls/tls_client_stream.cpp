@@ -74,8 +74,10 @@ struct TlsClientStreamState {
   std::size_t buffered_input() const { return in_end - in_begin; }
 
   // One read from the inner stream into `in` (which OpenSSL has emptied: it
-  // asks for more only then). `wait`: wait for readability first when the
-  // inner stream can.
+  // asks for more only then), after waiting for readability when the inner
+  // stream can wait (a socket's read does not block: it would say EAGAIN).
+  // Allocated here and given back by release_input() once OpenSSL took it
+  // all, so an idle stream holds no input buffer.
   net::awaitable<error_code> fill() {
     if (in_eof) co_return error_code{};
     if (inner->can_wait_readable()) {
