@@ -118,6 +118,7 @@ net::awaitable<LayeredConsole> rfb_console(stream::ByteStream& browser,
   if (security.tls) {
     credentials.tls = security.tls;
     credentials.tls_name = console_tls_name(target);
+    credentials.client_certificate = security.client_certificate;
   }
   const auto executor = co_await net::this_coro::executor;
   stream::ByteStream& watched = *console;
@@ -126,6 +127,7 @@ net::awaitable<LayeredConsole> rfb_console(stream::ByteStream& browser,
   server_deadline.disarm();
   if (secured.failure) {
     out.refused = refused_by(*secured.failure, server_deadline.fired());
+    Deadline telling(executor, browser, limit);
     co_await rfb::tell_failure(browser, out.refused->reason);
     co_return out;
   }

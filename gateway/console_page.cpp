@@ -45,6 +45,7 @@ std::string render(const ConsolePage& page) {
   std::string config = "{\"base\":" + json_string_for_html(page.base_path) +
                        ",\"console\":" + json_string_for_html(page.console) +
                        ",\"name\":" + json_string_for_html(page.name);
+  if (page.view_only) config += ",\"viewOnly\":true";
   if (page.refused) {
     config += ",\"refused\":{\"code\":" + std::to_string(page.refused->code) +
               ",\"reason\":" + json_string_for_html(page.refused->reason) + "}";

@@ -11,9 +11,10 @@
 namespace cgw::gateway {
 
 struct ConsolePage {
-  std::string base_path;  // where the gateway is mounted ("" or "/prefix")
-  std::string console;    // "vnc" | "spice"
-  std::string name;       // the domain's name, for the title
+  std::string base_path;   // where the gateway is mounted ("" or "/prefix")
+  std::string console;     // "vnc" | "spice"
+  std::string name;        // the domain's name, for the title
+  bool view_only = false;  // the token's view_only claim: the page says so
   struct Refusal {
     std::uint16_t code;
     std::string reason;

@@ -33,6 +33,7 @@ HostSecurity load_host_security(const HostConfig& host, const std::string& origi
       throw ConfigError(key + e.what());
     }
     out.tls_name = host.console_tls_name;
+    out.client_certificate = !host.console_cert.empty();
   }
   return out;
 }

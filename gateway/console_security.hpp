@@ -23,6 +23,7 @@ struct HostSecurity {
   std::optional<std::string> password;  // from vnc_password_file
   std::shared_ptr<const console_tls::ClientContext> tls;  // console_ca (+ cert, key)
   std::string tls_name;  // console_tls_name; empty: the host's address or name
+  bool client_certificate = false;  // console_cert given
 };
 
 using HostSecurities = std::map<std::string, HostSecurity, std::less<>>;

@@ -33,6 +33,7 @@ TextResponse console_page_response(const Request& req, const Decision& decision,
   http::status status = http::status::ok;
   if (decision.target) {
     page.console = std::string(console_kind_name(decision.target->console));
+    page.view_only = decision.target->view_only;
   } else {
     page.refused = ConsolePage::Refusal{close_code(decision.refused.code), decision.refused.reason};
     status = static_cast<http::status>(http_status(decision.refused.code));

@@ -296,6 +296,7 @@ class ServerHandshake {
                                                               credentials_.tls_name);
     const console_tls::HandshakeResult shaken = co_await tls->handshake();
     console_ = std::move(tls);
+    tls_ = true;
     if (shaken.error || shaken.untrusted) {
       co_return fail(
           shaken.untrusted ? ServerFailure::Kind::untrusted : ServerFailure::Kind::broken,
@@ -313,7 +314,16 @@ class ServerHandshake {
   // SecurityResult: 0 is OK; otherwise a reason follows (3.8).
   net::awaitable<bool> security_result(bool password_used) {
     std::array<std::uint8_t, 4> result{};
-    if (!co_await read(result, "security result")) co_return false;
+    if (!co_await read(result, "security result")) {
+      // QEMU with vnc_tls_x509_verify ends the TLS session without a word when
+      // the client has no certificate (TLS 1.3 completes the handshake first).
+      if (tls_ && !credentials_.client_certificate) {
+        failure_.kind = ServerFailure::Kind::refused;
+        failure_.reason =
+            "VNC server ended the TLS session; it may require a client certificate (console_cert)";
+      }
+      co_return false;
+    }
     if (be32(result.data()) == 0) co_return true;
     const auto why = co_await read_reason();
     if (password_used) {
@@ -328,6 +338,7 @@ class ServerHandshake {
   const ServerCredentials& credentials_;
   std::string security_;
   ServerFailure failure_;
+  bool tls_ = false;  // the stream is TLS now (VeNCrypt)
 };
 
 }  // namespace
@@ -372,10 +383,19 @@ net::awaitable<std::optional<BrowserFailure>> offer_none(stream::ByteStream& bro
 }
 
 net::awaitable<void> tell_failure(stream::ByteStream& browser, std::string_view reason) {
-  // Version, zero security types and the reason in one message: a client reads
-  // them in order after sending its own version.
-  std::vector<std::uint8_t> out(version_38.begin(), version_38.end());
-  out.push_back(0);
+  // The version first, and the failure only after the browser's version: a
+  // client (noVNC) takes one step per message it gets.
+  if (co_await write_all(browser, version_38)) co_return;
+  std::array<std::uint8_t, version_size> version{};
+  if (co_await read_exact(browser, version)) co_return;
+  const auto parsed = parse_version(version);
+  // RFB 3.3 says "no security" with a u32 0; 3.7 and 3.8 with a count of 0.
+  std::vector<std::uint8_t> out;
+  if (parsed && parsed->first == 3 && parsed->second < 7) {
+    out.assign(4, 0);
+  } else {
+    out.push_back(0);
+  }
   const std::size_t at = out.size();
   out.resize(at + 4);
   put_be32(out.data() + at, static_cast<std::uint32_t>(reason.size()));

@@ -47,6 +47,7 @@ struct ServerCredentials {
   // type without TLS); `tls_name` is checked against the server's certificate.
   std::shared_ptr<const console_tls::ClientContext> tls;
   std::string tls_name;
+  bool client_certificate = false;  // `tls` presents one
 };
 
 struct ServerFailure {
@@ -82,8 +83,9 @@ struct BrowserFailure {
 boost::asio::awaitable<std::optional<BrowserFailure>> offer_none(stream::ByteStream& browser);
 
 // Tells the browser, in RFB's own words, that the console cannot be opened:
-// the version, no security types, and the reason (RFB 3.8 7.1.2). The caller
-// then closes the WebSocket with its code.
+// the version, then (after the browser's) no security types and the reason
+// (RFB 3.8 7.1.2). The caller then closes the WebSocket with its code, and
+// bounds the wait for the browser.
 boost::asio::awaitable<void> tell_failure(stream::ByteStream& browser, std::string_view reason);
 
 }  // namespace cgw::rfb

@@ -79,4 +79,11 @@ boost::asio::awaitable<void> ViewOnlyStream::close(stream::EndReason why) {
 
 void ViewOnlyStream::abort() noexcept { console_->abort(); }
 
+std::optional<stream::EndReason> ViewOnlyStream::ending() const {
+  if (!filter_.failed()) return std::nullopt;
+  std::string text = filter_.error_text();
+  if (text.size() > 123) text.resize(123);  // the WebSocket close reason's limit
+  return stream::EndReason{1008, std::move(text)};
+}
+
 }  // namespace cgw::rfb

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <type_traits>
@@ -47,6 +48,9 @@ class ViewOnlyStream final : public stream::ByteStream {
   boost::asio::awaitable<stream::error_code> write(boost::asio::const_buffer buf) override;
   boost::asio::awaitable<void> close(stream::EndReason why) override;
   void abort() noexcept override;
+  // After a violation: close 1008 (policy violation) with the filter's sentence,
+  // which the pump tells the browser.
+  std::optional<stream::EndReason> ending() const override;
 
   // Why the filter ended the session; empty until it did.
   const std::string& last_error_text() const noexcept { return filter_.error_text(); }

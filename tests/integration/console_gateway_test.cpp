@@ -275,6 +275,27 @@ TEST_F(ConsoleGateway, VncPasswordNotConfiguredIs4503) {
   EXPECT_EQ(reason, close.reason);
 }
 
+TEST_F(ConsoleGateway, ViewOnlyDropsInputKeepsTheScreenAndEndsOnUnknownMessages) {
+  token::MintRequest request;
+  request.host_id = "local";
+  request.uuid = vnc_tcp().uuid();
+  request.view_only = true;
+  auto client =
+      test::WsClient::connect(ws(token::mint(token::SigningKey::load_file(secret_), request)));
+  rfb_connect(*client);
+  // A key press and a pointer event are dropped; the update request that
+  // follows them in the same message is answered.
+  client->write(std::string("\x04\x01\x00\x00\x00\x00\x00\x61", 8) +
+                std::string("\x05\x01\x00\x10\x00\x10", 6) +
+                std::string("\x03\x00\x00\x00\x00\x00\x00\x10\x00\x10", 10));
+  EXPECT_EQ(client->read_exactly(1), std::string(1, '\0')) << "FramebufferUpdate";
+  // A message type no viewer sends ends the session, with the reason.
+  client->write(std::string("\x2a", 1));
+  const test::CloseFrame close = client->read_until_close();
+  EXPECT_EQ(close.code, 1008);
+  EXPECT_EQ(close.reason, "view-only: unknown RFB message type 42 from the browser");
+}
+
 TEST_F(ConsoleGateway, ViewOnlyIsRefusedForSpice) {
   token::MintRequest request;
   request.host_id = "local";

@@ -301,12 +301,24 @@ TEST(RfbBrowserHandshake, ATypeNotOfferedIsAProtocolError) {
   EXPECT_EQ(failed->close_code, 1002);
 }
 
+TEST(RfbBrowserHandshake, FailureIsToldToAnRfb33ClientInItsWords) {
+  Rig rig;
+  Peer peer = rig.peer();
+  auto done = rig.failure("no");
+  EXPECT_EQ(peer.recv(12), v38);
+  peer.send("RFB 003.003\n");
+  finished(done);
+  EXPECT_EQ(peer.recv(4 + 4 + 2), u32(0) + reason("no"));
+}
+
 TEST(RfbBrowserHandshake, FailureIsToldInRfbWords) {
   Rig rig;
   Peer peer = rig.peer();
   auto done = rig.failure("VNC password rejected by the server");
-  finished(done);
   EXPECT_EQ(peer.recv(12), v38);
+  // Nothing more until the browser's version: noVNC takes one step per message.
+  peer.send(v38);
+  finished(done);
   EXPECT_EQ(peer.recv(1), bytes({0}));
   EXPECT_EQ(peer.recv(4 + 35), reason("VNC password rejected by the server"));
 }
