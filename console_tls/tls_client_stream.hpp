@@ -8,11 +8,12 @@
 //
 // Threading and the ByteStream rules: used on one session's thread; at most
 // one read_some (or wait_readable) and one write in flight, handshake() alone
-// before them. A read that makes TLS records of its own to send (an alert, the
-// answer to a TLS 1.3 key update) never waits for a write in flight: it leaves
-// them queued, and that write sends them after its own records, in order. When
-// no write is in flight, the read sends them itself, and a write() started
-// meanwhile waits for that to finish.
+// before them. A read that makes TLS records of its own to send (an alert such
+// as no_renegotiation; OpenSSL answers a TLS 1.3 key update with the next
+// write instead) never waits for a write in flight: it leaves them queued, and
+// that write sends them after its own records, in order. When no write is in
+// flight, the read sends them itself, and a write() started meanwhile waits
+// for that to finish.
 //
 // Endings: read_some() reports boost::asio::error::eof after the console's
 // close_notify, and boost::asio::ssl::error::stream_truncated when the console's
@@ -24,6 +25,7 @@
 #include "stream/byte_stream.hpp"
 
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace cgw::console_tls {
