@@ -30,7 +30,15 @@ HostSecurity load_host_security(const HostConfig& host, const std::string& origi
       out.tls = console_tls::ClientContext::load(
           console_tls::TlsClientSettings{host.console_ca, host.console_cert, host.console_key});
     } catch (const std::runtime_error& e) {
-      throw ConfigError(key + e.what());
+      // "console_cert /path: problem" → "…: hosts.<id>.console_cert: /path: problem"
+      const std::string what = e.what();
+      for (const char* setting : {"console_ca", "console_cert", "console_key"}) {
+        const std::string word = std::string(setting) + " ";
+        if (what.starts_with(word)) {
+          throw ConfigError(key + setting + ": " + what.substr(word.size()));
+        }
+      }
+      throw ConfigError(key + "console_ca: " + what);
     }
     out.tls_name = host.console_tls_name;
     out.client_certificate = !host.console_cert.empty();

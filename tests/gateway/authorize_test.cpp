@@ -25,6 +25,8 @@
 #include <vector>
 
 #include "gateway/authorize.hpp"
+#include "gateway/config.hpp"
+#include "gateway/console_security.hpp"
 #include "gateway/request_rules.hpp"
 #include "libvirt_adapter/hypervisors.hpp"
 #include "tests/support/scratch.hpp"
@@ -526,6 +528,99 @@ TEST(ConnectRefusalReal, BoundButNotListeningIsConsoleUnreachable) {
   EXPECT_EQ(r.reason, "console unreachable");
   EXPECT_NE(r.detail.find("(tcp 127.0.0.1:" + std::to_string(port) + ")"), std::string::npos)
       << r.detail;
+}
+
+// ---------------------------------------------------------------------------
+// The hosts' console security: what authorize() decides from it and the
+// token's view_only claim.
+
+class AuthorizeConsoleSecurity : public ::testing::Test {
+ protected:
+  Decision ask(std::string_view uuid, bool view_only = false,
+               std::optional<ConsoleKind> console = std::nullopt) {
+    token::MintRequest request;
+    request.host_id = "lab";
+    request.uuid = std::string(uuid);
+    request.view_only = view_only;
+    request.console = console;
+    const std::string target = "/websockify?token=" + token::mint(env_.signer, request);
+    const ConsoleRequest req{target, "", "gw.example", ""};
+    const Authority authority{env_.policy, env_.verifier, *env_.hypervisors, env_.routes,
+                              &security_};
+    return run(env_.io, authorize(authority, req));
+  }
+  HostSecurity& lab() { return security_["lab"]; }
+
+  Env env_;
+  HostSecurities security_;
+};
+
+TEST_F(AuthorizeConsoleSecurity, ViewOnlyVncIsCarriedOnTheTarget) {
+  lab();  // the defaults: the RFB layer on
+  const Decision d = ask(kWeb01, true);
+  ASSERT_TRUE(d) << d.refused.reason;
+  EXPECT_TRUE(d.target->view_only);
+  EXPECT_EQ(d.target->security, &security_.at("lab"));
+}
+
+TEST_F(AuthorizeConsoleSecurity, ViewOnlyNeedsTheRfbLayer) {
+  lab().rfb = false;
+  const Decision d = ask(kWeb01, true);
+  ASSERT_FALSE(d);
+  EXPECT_EQ(close_code(d.refused.code), 4409);
+  EXPECT_EQ(d.refused.reason, "view-only needs the gateway's VNC security");
+}
+
+TEST_F(AuthorizeConsoleSecurity, ViewOnlySpiceIsRefused) {
+  const Decision d = ask(kSpice, true);
+  ASSERT_FALSE(d);
+  EXPECT_EQ(d.refused.reason, "view-only is not available for SPICE consoles");
+}
+
+TEST_F(AuthorizeConsoleSecurity, PasswordFileGoesToVncConsolesOnly) {
+  lab().password = "fromfile";
+  const Decision to_vnc = ask(kWeb01);
+  ASSERT_TRUE(to_vnc);
+  EXPECT_EQ(to_vnc.target->vnc_password, std::optional<std::string>("fromfile"));
+  const Decision to_spice = ask(kSpice);
+  ASSERT_TRUE(to_spice);
+  EXPECT_FALSE(to_spice.target->vnc_password.has_value());
+}
+
+TEST_F(AuthorizeConsoleSecurity, TlsOnlySpiceGoesToItsTlsPortWithConsoleCa) {
+  const auto [cert, key] = env_.scratch.tls_certificate("console");
+  HostConfig host;
+  host.id = "lab";
+  host.console_ca = cert;
+  lab() = load_host_security(host, "test");
+  const Decision d = ask(kTls);
+  ASSERT_TRUE(d) << d.refused.reason;
+  EXPECT_TRUE(d.target->tls);
+  EXPECT_EQ(d.target->path.kind, PathKind::direct_tcp);
+  EXPECT_EQ(d.target->path.address, "127.0.0.1");
+  EXPECT_EQ(d.target->path.port, 5906);
+}
+
+TEST(HostSecurityLoading, UnreadableFilesNameTheKey) {
+  test::Scratch scratch;
+  HostConfig host;
+  host.id = "kvm1";
+  host.vnc_password_file = scratch.path("missing.vncpass");
+  try {
+    load_host_security(host, "gw.toml");
+    FAIL() << "accepted a missing password file";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "gw.toml: hosts.kvm1.vnc_password_file: cannot read " + host.vnc_password_file);
+  }
+  host.vnc_password_file.clear();
+  host.console_ca = scratch.write("empty-ca.pem", "");
+  try {
+    load_host_security(host, "gw.toml");
+    FAIL() << "accepted an empty CA file";
+  } catch (const ConfigError& e) {
+    EXPECT_TRUE(std::string(e.what()).starts_with("gw.toml: hosts.kvm1.console_ca")) << e.what();
+  }
 }
 
 }  // namespace

@@ -95,6 +95,16 @@ const ErrorRow error_rows[] = {
   // Checked once the whole file is read (finish_config).
   {"ConsoleViaSshWithoutSsh", "[hosts.kvm2]\nuri = \"qemu+tls://kvm2/system\"\nconsole_via = \"ssh\"\n",
                                                                       "hosts.kvm2.console_via", "needs ssh = true"},
+  {"VncSecurityInvalid",  "[hosts.kvm1]\nuri = \"qemu:///system\"\nvnc_security = \"none\"\n",
+                                                                      "hosts.kvm1.vnc_security", "must be \"gateway\" or \"passthrough\", got \"none\""},
+  {"PasswordWithPassthrough", "[hosts.kvm1]\nuri = \"qemu:///system\"\nvnc_security = \"passthrough\"\nvnc_password_from_libvirt = true\n",
+                                                                      "hosts.kvm1.vnc_password_from_libvirt", "needs vnc_security = \"gateway\""},
+  {"TwoPasswordSources",  "[hosts.kvm1]\nuri = \"qemu:///system\"\nvnc_password_from_libvirt = true\nvnc_password_file = \"/x\"\n",
+                                                                      "hosts.kvm1.vnc_password_file", "given with vnc_password_from_libvirt"},
+  {"ConsoleCertWithoutCa", "[hosts.kvm1]\nuri = \"qemu:///system\"\nconsole_cert = \"/c.pem\"\nconsole_key = \"/k.pem\"\n",
+                                                                      "hosts.kvm1.console_cert", "needs console_ca"},
+  {"ConsoleKeyWithoutCert", "[hosts.kvm1]\nuri = \"qemu:///system\"\nconsole_ca = \"/ca.pem\"\nconsole_key = \"/k.pem\"\n",
+                                                                      "hosts.kvm1.console_key", "go together"},
   {"KeyWithoutCert",      "[gateway]\nkey = \"/etc/console-gw/key.pem\"\n", "gateway.key",  "without gateway.cert"},
   {"SslOnlyWithoutCert",  "[gateway]\nssl_only = true\n",             "gateway.ssl_only",    "needs gateway.cert"},
 };
@@ -208,11 +218,17 @@ ssh_key = "/etc/console-gw/id_ed25519"
 ssh_agent = false
 known_hosts = "/etc/console-gw/known_hosts"
 console_via = "ssh"
+vnc_password_file = "/etc/console-gw/kvm1.vncpass"
+console_ca = "/etc/console-gw/pki/ca-cert.pem"
+console_cert = "/etc/console-gw/pki/client-cert.pem"
+console_key = "/etc/console-gw/pki/client-key.pem"
+console_tls_name = "kvm1.example.com"
 
 [hosts.Local_2]
 uri = "qemu:///system"
 ssh_agent = true
 console_via = "direct"
+vnc_security = "passthrough"
 )");
   Config config = load_config_file(path);
   finish_config(config);
@@ -250,7 +266,13 @@ console_via = "direct"
   EXPECT_FALSE(kvm1->ssh_agent);
   EXPECT_EQ(kvm1->known_hosts, "/etc/console-gw/known_hosts");
   EXPECT_TRUE(kvm1->console_via_ssh);
-
+  EXPECT_TRUE(kvm1->vnc_security_gateway);
+  EXPECT_FALSE(kvm1->vnc_password_from_libvirt);
+  EXPECT_EQ(kvm1->vnc_password_file, "/etc/console-gw/kvm1.vncpass");
+  EXPECT_EQ(kvm1->console_ca, "/etc/console-gw/pki/ca-cert.pem");
+  EXPECT_EQ(kvm1->console_cert, "/etc/console-gw/pki/client-cert.pem");
+  EXPECT_EQ(kvm1->console_key, "/etc/console-gw/pki/client-key.pem");
+  EXPECT_EQ(kvm1->console_tls_name, "kvm1.example.com");
   const HostConfig* local = find_host(config, "Local_2");
   ASSERT_NE(local, nullptr);
   EXPECT_EQ(local->uri, "qemu:///system");
@@ -258,6 +280,7 @@ console_via = "direct"
   EXPECT_FALSE(local->ssh);
   EXPECT_TRUE(local->ssh_agent);
   EXPECT_FALSE(local->console_via_ssh);
+  EXPECT_FALSE(local->vnc_security_gateway);
 }
 
 TEST(ConfigFile, DurationsAsBareSecondsAndUnits) {
