@@ -152,8 +152,11 @@ net::awaitable<Decision> authorize(const Authority& a, const ConsoleRequest& req
   d.target->view_only = claims.view_only;
   d.target->tls = tls;
   if (graphics->type == ConsoleKind::vnc && security) {
-    d.target->vnc_password =
+    d.target->console_password =
         security->password_from_libvirt ? graphics->password : security->password;
+  } else if (graphics->type == ConsoleKind::spice && security) {
+    d.target->console_password =
+        security->spice_password_from_libvirt ? graphics->password : security->spice_password;
   }
   d.host_id = std::move(claims.host_id);
   d.uuid = std::move(claims.uuid);

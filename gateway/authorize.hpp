@@ -76,9 +76,9 @@ struct ConsoleTarget {
   const HostSecurity* security = nullptr;  // null: the defaults
   bool view_only = false;                  // the token's view_only claim
   bool tls = false;  // the console is reached over TLS from the start (SPICE tlsPort)
-  // The VNC password the gateway answers with (libvirt's or the host's file).
-  // A secret: never logged, never sent to the browser.
-  std::optional<std::string> vnc_password;
+  // The VNC password or SPICE ticket the gateway answers with (libvirt's or
+  // the host's file). A secret: never logged, never sent to the browser.
+  std::optional<std::string> console_password;
 };
 
 struct Decision {

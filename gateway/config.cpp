@@ -196,11 +196,11 @@ void read_tokens(const Reader& r, const toml::table& t, Config& c) {
 void read_host(const Reader& r, const std::string& id, const toml::table& t, Config& c) {
   const std::string s = "hosts." + id;
   if (!valid_host_id(id)) r.fail(s, "host IDs may contain only letters, digits and '_'");
-  r.only_keys(
-      t, s,
-      {"uri", "address", "ssh", "ssh_user", "ssh_port", "ssh_key", "ssh_agent", "known_hosts",
-       "console_via", "vnc_security", "vnc_password_from_libvirt", "vnc_password_file",
-       "console_ca", "console_cert", "console_key", "console_tls_name"});
+  r.only_keys(t, s,
+              {"uri", "address", "ssh", "ssh_user", "ssh_port", "ssh_key", "ssh_agent",
+               "known_hosts", "console_via", "vnc_security", "vnc_password_from_libvirt",
+               "vnc_password_file", "spice_password_from_libvirt", "spice_password_file",
+               "console_ca", "console_cert", "console_key", "console_tls_name"});
   HostConfig host;
   host.id = id;
   auto uri = r.string(t, s, "uri");
@@ -232,6 +232,10 @@ void read_host(const Reader& r, const std::string& id, const toml::table& t, Con
   }
   if (auto v = r.boolean(t, s, "vnc_password_from_libvirt")) host.vnc_password_from_libvirt = *v;
   if (auto v = r.string(t, s, "vnc_password_file")) host.vnc_password_file = *v;
+  if (auto v = r.boolean(t, s, "spice_password_from_libvirt")) {
+    host.spice_password_from_libvirt = *v;
+  }
+  if (auto v = r.string(t, s, "spice_password_file")) host.spice_password_file = *v;
   if (auto v = r.string(t, s, "console_ca")) host.console_ca = *v;
   if (auto v = r.string(t, s, "console_cert")) host.console_cert = *v;
   if (auto v = r.string(t, s, "console_key")) host.console_key = *v;
@@ -344,6 +348,9 @@ void finish_config(Config& config) {
     }
     if (host.vnc_password_from_libvirt && !host.vnc_password_file.empty()) {
       throw ConfigError(key + "vnc_password_file: given with vnc_password_from_libvirt = true");
+    }
+    if (host.spice_password_from_libvirt && !host.spice_password_file.empty()) {
+      throw ConfigError(key + "spice_password_file: given with spice_password_from_libvirt = true");
     }
     if (host.console_ca.empty() && (!host.console_cert.empty() || !host.console_key.empty() ||
                                     !host.console_tls_name.empty())) {

@@ -32,10 +32,12 @@ struct HostConfig {
   std::string known_hosts;
   bool console_via_ssh = false;  // console_via = "ssh"
   // The console's own security, done by the gateway (rfb/, console_tls/).
-  bool vnc_security_gateway = true;        // vnc_security = "gateway" (default) | "passthrough"
-  bool vnc_password_from_libvirt = false;  // read <graphics passwd> (read-write connection)
-  std::string vnc_password_file;           // a password for every VNC console of the host
-  std::string console_ca;                  // TLS to consoles (VeNCrypt, SPICE tlsPort)
+  bool vnc_security_gateway = true;          // vnc_security = "gateway" (default) | "passthrough"
+  bool vnc_password_from_libvirt = false;    // read <graphics passwd> (read-write connection)
+  std::string vnc_password_file;             // a password for every VNC console of the host
+  bool spice_password_from_libvirt = false;  // SPICE tickets: the same, for SPICE consoles
+  std::string spice_password_file;
+  std::string console_ca;  // TLS to consoles (VeNCrypt, SPICE tlsPort)
   std::string console_cert;
   std::string console_key;
   std::string console_tls_name;  // the name the console's certificate must carry

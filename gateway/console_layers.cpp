@@ -4,6 +4,7 @@
 #include "gateway/console_security.hpp"
 #include "rfb/handshake.hpp"
 #include "rfb/view_only_stream.hpp"
+#include "spice/ticket.hpp"
 #include "tunnel/host_route.hpp"
 
 #include <boost/asio/steady_timer.hpp>
@@ -85,6 +86,15 @@ Refused tls_refusal(const console_tls::HandshakeResult& shaken, bool timed_out) 
 
 stream::EndReason browser_end(const rfb::BrowserFailure& f) { return {f.close_code, f.reason}; }
 
+Refused ticket_refusal(const spice::TicketFailure& f, bool timed_out) {
+  using Kind = spice::TicketFailure::Kind;
+  if (timed_out) return {Refusal::console_unreachable, "console handshake timed out", f.detail};
+  if (f.kind == Kind::refused) return {Refusal::console_security, f.reason, f.detail};
+  return {Refusal::console_unreachable, f.reason, f.detail};
+}
+
+stream::EndReason ticket_browser_end(const spice::TicketFailure& f) { return {1002, f.reason}; }
+
 // TLS from the first byte (a SPICE TLS port).
 net::awaitable<LayeredConsole> tls_console(std::unique_ptr<stream::ByteStream> console,
                                            const ConsoleTarget& target,
@@ -114,7 +124,7 @@ net::awaitable<LayeredConsole> rfb_console(stream::ByteStream& browser,
   LayeredConsole out;
   const HostSecurity& security = security_of(target);
   rfb::ServerCredentials credentials;
-  credentials.password = target.vnc_password;
+  credentials.password = target.console_password;
   if (security.tls) {
     credentials.tls = security.tls;
     credentials.tls_name = console_tls_name(target);
@@ -148,6 +158,41 @@ net::awaitable<LayeredConsole> rfb_console(stream::ByteStream& browser,
   co_return out;
 }
 
+// SPICE: TLS to its TLS port when it has only that, and the ticket answered by
+// the gateway when a password is configured for it (spice/ticket.hpp).
+net::awaitable<LayeredConsole> spice_console(stream::ByteStream& browser,
+                                             std::unique_ptr<stream::ByteStream> console,
+                                             const ConsoleTarget& target,
+                                             std::chrono::milliseconds limit) {
+  LayeredConsole out;
+  if (target.tls) {
+    out = co_await tls_console(std::move(console), target, limit);
+    if (!out.console) co_return out;
+  } else {
+    out.console = std::move(console);
+  }
+  if (!target.console_password) co_return out;
+  const auto executor = co_await net::this_coro::executor;
+  Deadline console_deadline(executor, *out.console, limit);
+  Deadline browser_deadline(executor, browser, limit);
+  const std::optional<spice::TicketFailure> failed =
+      co_await spice::answer_ticket(browser, *out.console, *target.console_password);
+  console_deadline.disarm();
+  browser_deadline.disarm();
+  if (failed) {
+    out.console->abort();
+    out.console.reset();
+    if (failed->kind == spice::TicketFailure::Kind::browser && !browser_deadline.fired()) {
+      out.browser_ended = ticket_browser_end(*failed);
+    } else {
+      out.refused = ticket_refusal(*failed, console_deadline.fired() || browser_deadline.fired());
+    }
+    co_return out;
+  }
+  out.security += out.security.empty() ? "ticket" : " ticket";
+  co_return out;
+}
+
 }  // namespace
 
 std::string console_tls_name(const ConsoleTarget& target) {
@@ -166,7 +211,9 @@ net::awaitable<LayeredConsole> layer_console(stream::ByteStream& browser,
                                              std::chrono::milliseconds limit) {
   // Only SPICE consoles have a TLS port of their own; VNC's TLS is VeNCrypt,
   // inside the RFB layer.
-  if (target.tls) co_return co_await tls_console(std::move(console), target, limit);
+  if (target.console == ConsoleKind::spice) {
+    co_return co_await spice_console(browser, std::move(console), target, limit);
+  }
   if (target.console == ConsoleKind::vnc && security_of(target).rfb) {
     co_return co_await rfb_console(browser, std::move(console), target, limit);
   }

@@ -2,8 +2,9 @@
 // protocol layers are put around the console's ByteStream, so the pump stays
 // generic over the two streams it joins:
 //
-// - TLS to the console itself (console_tls::TlsClientStream) for a SPICE
-//   console that listens only on its TLS port;
+// - for SPICE, TLS to the console itself (console_tls::TlsClientStream) when
+//   it listens only on its TLS port, and its ticket answered by the gateway
+//   (spice/ticket.hpp) when a password is configured for it;
 // - the RFB layer for VNC (rfb/handshake.hpp): the gateway completes the VNC
 //   server's security (None, VNC Authentication, VeNCrypt X.509) and offers
 //   the browser None, so passwords and keys stay on the gateway;

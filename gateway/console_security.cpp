@@ -6,25 +6,29 @@
 #include <stdexcept>
 
 namespace cgw::gateway {
+namespace {
+
+// The first line of a password file; nullopt when no file is configured.
+std::optional<std::string> read_password(const std::string& file, const std::string& key) {
+  if (file.empty()) return std::nullopt;
+  std::ifstream in(file);
+  std::string line;
+  if (!in || !std::getline(in, line)) throw ConfigError(key + ": cannot read " + file);
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  if (line.empty()) throw ConfigError(key + ": " + file + " has an empty first line");
+  return line;
+}
+
+}  // namespace
 
 HostSecurity load_host_security(const HostConfig& host, const std::string& origin) {
   HostSecurity out;
   out.rfb = host.vnc_security_gateway;
   out.password_from_libvirt = host.vnc_password_from_libvirt;
   const std::string key = origin + ": hosts." + host.id + ".";
-  if (!host.vnc_password_file.empty()) {
-    std::ifstream in(host.vnc_password_file);
-    std::string line;
-    if (!in || !std::getline(in, line)) {
-      throw ConfigError(key + "vnc_password_file: cannot read " + host.vnc_password_file);
-    }
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty()) {
-      throw ConfigError(key + "vnc_password_file: " + host.vnc_password_file +
-                        " has an empty first line");
-    }
-    out.password = std::move(line);
-  }
+  out.password = read_password(host.vnc_password_file, key + "vnc_password_file");
+  out.spice_password_from_libvirt = host.spice_password_from_libvirt;
+  out.spice_password = read_password(host.spice_password_file, key + "spice_password_file");
   if (!host.console_ca.empty()) {
     try {
       out.tls = console_tls::ClientContext::load(

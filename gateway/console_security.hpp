@@ -21,8 +21,11 @@ struct HostSecurity {
   bool rfb = true;
   bool password_from_libvirt = false;   // <graphics passwd>, read with VIR_DOMAIN_XML_SECURE
   std::optional<std::string> password;  // from vnc_password_file
+  // SPICE tickets, answered by the gateway (spice/ticket.hpp).
+  bool spice_password_from_libvirt = false;
+  std::optional<std::string> spice_password;              // from spice_password_file
   std::shared_ptr<const console_tls::ClientContext> tls;  // console_ca (+ cert, key)
-  std::string tls_name;  // console_tls_name; empty: the host's address or name
+  std::string tls_name;             // console_tls_name; empty: the host's address or name
   bool client_certificate = false;  // console_cert given
 };
 

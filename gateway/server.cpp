@@ -179,7 +179,8 @@ struct Server::Impl {
   static std::vector<libvirt::HostSpec> host_specs(const Config& config) {
     std::vector<libvirt::HostSpec> specs;
     for (const HostConfig& host : config.hosts) {
-      specs.push_back({host.id, host.uri, host.vnc_password_from_libvirt});
+      specs.push_back(
+          {host.id, host.uri, host.vnc_password_from_libvirt || host.spice_password_from_libvirt});
     }
     return specs;
   }

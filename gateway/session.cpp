@@ -144,8 +144,8 @@ net::awaitable<std::optional<stream::EndReason>> layer(stream::ByteStream& brows
                                                        Services& s, const SessionState& state) {
   const auto limit = s.config.connect_timeout * 2;
   LayeredConsole layered = co_await layer_console(browser, std::move(c.console), *c.target, limit);
-  if (c.target->vnc_password) {
-    OPENSSL_cleanse(c.target->vnc_password->data(), c.target->vnc_password->size());
+  if (c.target->console_password) {
+    OPENSSL_cleanse(c.target->console_password->data(), c.target->console_password->size());
   }
   c.target.reset();
   if (layered.refused) {

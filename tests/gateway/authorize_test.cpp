@@ -581,10 +581,10 @@ TEST_F(AuthorizeConsoleSecurity, PasswordFileGoesToVncConsolesOnly) {
   lab().password = "fromfile";
   const Decision to_vnc = ask(kWeb01);
   ASSERT_TRUE(to_vnc);
-  EXPECT_EQ(to_vnc.target->vnc_password, std::optional<std::string>("fromfile"));
+  EXPECT_EQ(to_vnc.target->console_password, std::optional<std::string>("fromfile"));
   const Decision to_spice = ask(kSpice);
   ASSERT_TRUE(to_spice);
-  EXPECT_FALSE(to_spice.target->vnc_password.has_value());
+  EXPECT_FALSE(to_spice.target->console_password.has_value());
 }
 
 TEST_F(AuthorizeConsoleSecurity, TlsOnlySpiceGoesToItsTlsPortWithConsoleCa) {

@@ -6,6 +6,7 @@
 #include "tests/support/closed_port.hpp"
 #include "tests/support/domains.hpp"
 #include "tests/support/echo_console.hpp"
+#include "tests/support/rfb_client.hpp"
 #include "tests/support/scratch.hpp"
 #include "tests/support/ws_client.hpp"
 #include "token/token.hpp"
@@ -38,46 +39,9 @@ using namespace std::chrono_literals;
 const std::string kVncGreeting = "RFB 003.008\n";
 constexpr const char* kVncPassword = "gw9f3x!k";  // VNC passwords have 8 characters at most
 
-std::uint32_t be(std::string_view bytes) {
-  std::uint32_t v = 0;
-  for (const char c : bytes) v = v << 8 | static_cast<unsigned char>(c);
-  return v;
-}
-
-// What the server said after the handshake (RFB ServerInit).
-struct ServerInit {
-  std::uint32_t width = 0;
-  std::uint32_t height = 0;
-  std::string name;
-};
-
-// The browser's side of the RFB handshake through the gateway, as noVNC does
-// it: the gateway offers None (1) and nothing else, whatever the server asked
-// of the gateway; then ClientInit, and the real server's ServerInit.
-ServerInit rfb_connect(test::WsClient& client) {
-  EXPECT_EQ(client.read_exactly(kVncGreeting.size()), kVncGreeting);
-  client.write(kVncGreeting);
-  EXPECT_EQ(client.read_exactly(2), std::string("\x01\x01", 2)) << "one security type: None";
-  client.write(std::string("\x01", 1));
-  EXPECT_EQ(client.read_exactly(4), std::string(4, '\0')) << "SecurityResult OK";
-  client.write(std::string("\x01", 1));  // ClientInit: shared
-  const std::string head = client.read_exactly(24);
-  ServerInit init;
-  init.width = be(head.substr(0, 2));
-  init.height = be(head.substr(2, 2));
-  init.name = client.read_exactly(be(head.substr(20, 4)));
-  return init;
-}
-
-// The browser's side when the gateway cannot complete the server's security:
-// the version, zero security types and the reason, then the close frame.
-std::pair<std::string, test::CloseFrame> rfb_refused(test::WsClient& client) {
-  EXPECT_EQ(client.read_exactly(kVncGreeting.size()), kVncGreeting);
-  client.write(kVncGreeting);
-  EXPECT_EQ(client.read_exactly(1), std::string(1, '\0')) << "no security types";
-  const std::string reason = client.read_exactly(be(client.read_exactly(4)));
-  return {reason, client.read_until_close()};
-}
+using test::rfb_connect;
+using test::rfb_refused;
+using test::ServerInit;
 
 class ConsoleGateway : public ::testing::Test {
  protected:
@@ -124,6 +88,9 @@ class ConsoleGateway : public ::testing::Test {
     with_password.vnc_password_from_libvirt = true;
     gateway::HostConfig wrong_password = host("wrongpw", "qemu:///system");
     wrong_password.vnc_password_file = scratch_->write("wrong.vncpass", "not-it\n");
+    // SPICE tickets: from libvirt, and a wrong one from a file.
+    with_password.spice_password_from_libvirt = true;
+    wrong_password.spice_password_file = scratch_->write("wrong.spicepass", "not-it\n");
     config.hosts = {
         host("local", "qemu:///system"),
         with_password,
@@ -171,6 +138,14 @@ class ConsoleGateway : public ::testing::Test {
   static test::TestDomain& locked() {
     static test::TestDomain d("cgw-it-locked-" + std::to_string(getpid()),
                               "<graphics type='vnc' autoport='yes' listen='127.0.0.1' passwd='" +
+                                  std::string(kVncPassword) +
+                                  "'/><video><model type='cirrus'/></video>");
+    return d;
+  }
+  // SPICE with a ticket (password).
+  static test::TestDomain& spice_locked() {
+    static test::TestDomain d("cgw-it-spicepw-" + std::to_string(getpid()),
+                              "<graphics type='spice' autoport='yes' listen='127.0.0.1' passwd='" +
                                   std::string(kVncPassword) +
                                   "'/><video><model type='cirrus'/></video>");
     return d;
@@ -363,6 +338,42 @@ TEST_F(ConsoleGateway, SpiceOnTcpOverWss) {
   expect_spice_reply(*client);
 }
 
+// The link result after the ticket: what a browser without the password gets.
+std::uint32_t spice_link_result(test::WsClient& client) {
+  client.write(spice_link_message());
+  const std::string header = client.read_exactly(16);
+  EXPECT_EQ(header.substr(0, 4), "REDQ");
+  std::uint32_t size = 0;
+  for (int i = 3; i >= 0; --i) size = size << 8 | static_cast<unsigned char>(header[12 + i]);
+  const std::string reply = client.read_exactly(size);
+  EXPECT_EQ(reply.substr(0, 4), std::string(4, '\0')) << "SPICE_LINK_ERR_OK";
+  // The browser knows no password: spice-html5 encrypts an empty one. Any 128
+  // bytes do; the gateway puts its own ticket in their place.
+  client.write(std::string("\x01\x00\x00\x00", 4) + std::string(128, '\x5a'));
+  const std::string result = client.read_exactly(4);
+  return static_cast<unsigned char>(result[0]) | static_cast<unsigned char>(result[1]) << 8;
+}
+
+TEST_F(ConsoleGateway, SpiceTicketFromLibvirtIsAnsweredByTheGateway) {
+  auto client = test::WsClient::connect(ws(token("pw", spice_locked().uuid())));
+  EXPECT_EQ(spice_link_result(*client), 0u) << "SPICE_LINK_ERR_OK";
+  client->close();
+  EXPECT_EQ(log_text().find(kVncPassword), std::string::npos);
+}
+
+TEST_F(ConsoleGateway, WrongSpiceTicketIs4503) {
+  auto client = test::WsClient::connect(ws(token("wrongpw", spice_locked().uuid())));
+  EXPECT_EQ(spice_link_result(*client), 7u) << "SPICE_LINK_ERR_PERMISSION_DENIED";
+  const auto close = client->read_until_close();
+  EXPECT_EQ(close.code, 4503);
+  EXPECT_EQ(close.reason, "SPICE password rejected by the server");
+}
+
+TEST_F(ConsoleGateway, SpiceTicketWithoutAPasswordIsTheBrowsersAndFails) {
+  auto client = test::WsClient::connect(ws(token("local", spice_locked().uuid())));
+  EXPECT_EQ(spice_link_result(*client), 7u) << "relayed untouched: QEMU refuses the ticket";
+}
+
 TEST_F(ConsoleGateway, FirstConsoleWhenTokenNamesNone) {
   // The mixed domain lists SPICE first.
   auto client = test::WsClient::connect(ws(token("local", spice_and_vnc_socket().uuid())));
@@ -503,7 +514,7 @@ TEST_F(ConsoleGateway, VmStopClosesTheSessionWithAReason) {
   test::TestDomain vm("cgw-it-stop-" + std::to_string(getpid()),
                       "<graphics type='vnc' autoport='yes' listen='127.0.0.1'/>");
   auto client = test::WsClient::connect(ws(token("local", vm.uuid())));
-  ASSERT_EQ(client->read_exactly(kVncGreeting.size()), kVncGreeting);
+  rfb_connect(*client);
   vm.destroy();
   const auto close = client->read_until_close();
   EXPECT_EQ(close.code, 1000);
