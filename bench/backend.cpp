@@ -1,12 +1,14 @@
 #include "bench/backend.hpp"
 
 #include "bench/descriptors.hpp"
+#include "bench/rfb.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -39,6 +41,10 @@ const char* mode_name(Mode mode) {
       return "echo";
     case Mode::rfb:
       return "rfb";
+    case Mode::vnc_source:
+      return "vnc-source";
+    case Mode::vnc_sink:
+      return "vnc-sink";
   }
   return "?";
 }
@@ -116,6 +122,86 @@ net::awaitable<void> echo(tcp::socket socket, bool greet) {
   }
 }
 
+// The VNC server's side of the handshake, security None, up to ServerInit.
+// False when the client went away or spoke something else.
+net::awaitable<bool> vnc_handshake(tcp::socket& socket) {
+  auto [ec1, n1] = co_await net::async_write(socket, net::buffer(rfb::version), use_tuple);
+  std::array<char, 12> version{};
+  auto [ec2, n2] = co_await net::async_read(socket, net::buffer(version), use_tuple);
+  if (ec1 || ec2 || std::string_view(version.data(), version.size()) != rfb::version) {
+    co_return false;
+  }
+  const std::array<std::uint8_t, 2> types = {1, rfb::security_none};
+  auto [ec3, n3] = co_await net::async_write(socket, net::buffer(types), use_tuple);
+  std::uint8_t choice = 0;
+  auto [ec4, n4] = co_await net::async_read(socket, net::buffer(&choice, 1), use_tuple);
+  if (ec3 || ec4 || choice != rfb::security_none) co_return false;
+  const std::array<std::uint8_t, 4> ok{};
+  auto [ec5, n5] = co_await net::async_write(socket, net::buffer(ok), use_tuple);
+  std::uint8_t shared = 0;  // ClientInit: any value will do
+  auto [ec6, n6] = co_await net::async_read(socket, net::buffer(&shared, 1), use_tuple);
+  if (ec5 || ec6) co_return false;
+  static const std::vector<std::uint8_t> init = rfb::server_init();
+  auto [ec7, n7] = co_await net::async_write(socket, net::buffer(init), use_tuple);
+  (void)n1, (void)n2, (void)n3, (void)n4, (void)n5, (void)n6, (void)n7;
+  co_return !ec7;
+}
+
+// What the client sent is read and parsed as it arrives; the updates wait for
+// its first FramebufferUpdateRequest, as a VNC server's do.
+net::awaitable<void> vnc_source(tcp::socket socket, std::size_t chunk) {
+  if (!co_await vnc_handshake(socket)) co_return;
+  rfb::ClientParser parser;
+  std::array<std::uint8_t, 256> buffer{};
+  while (parser.counts().update_requests == 0) {
+    auto [ec, n] = co_await socket.async_read_some(net::buffer(buffer), use_tuple);
+    if (ec) co_return;
+    if (!parser.feed(buffer.data(), n)) {
+      std::cerr << "cgw-bench backend vnc-source: " << parser.error() << "\n";
+      co_return;
+    }
+  }
+  const std::vector<std::uint8_t>& update = rfb::framebuffer_update();
+  for (;;) {
+    for (std::size_t offset = 0; offset < update.size(); offset += chunk) {
+      const std::size_t n = std::min(chunk, update.size() - offset);
+      auto [ec, written] =
+          co_await net::async_write(socket, net::buffer(update.data() + offset, n), use_tuple);
+      (void)written;
+      if (ec) co_return;
+    }
+  }
+}
+
+net::awaitable<void> vnc_sink(tcp::socket socket, std::uint64_t ack_every) {
+  if (!co_await vnc_handshake(socket)) co_return;
+  constexpr std::uint64_t ack_requests = 65536;
+  auto buffer = std::make_unique_for_overwrite<std::uint8_t[]>(256 * 1024);
+  rfb::ClientParser parser;
+  std::uint64_t acked_bytes = 0, acked_requests = 0;
+  for (;;) {
+    auto [ec, n] =
+        co_await socket.async_read_some(net::buffer(buffer.get(), 256 * 1024), use_tuple);
+    if (ec) break;
+    if (!parser.feed(buffer.get(), n)) {
+      std::cerr << "cgw-bench backend vnc-sink: " << parser.error() << "\n";
+      break;
+    }
+    const rfb::ClientCounts& c = parser.counts();
+    if (ack_every != 0 && (c.bytes - acked_bytes >= ack_every ||
+                           c.update_requests - acked_requests >= ack_requests)) {
+      acked_bytes = c.bytes;
+      acked_requests = c.update_requests;
+      const auto ack = rfb::ack_message(acked_bytes, acked_requests);
+      auto [write_error, written] = co_await net::async_write(socket, net::buffer(ack), use_tuple);
+      (void)written;
+      if (write_error) break;
+    }
+  }
+  // One line a session, so that a script can see what reached the console.
+  std::cout << "vnc-sink session: " + parser.summary() + "\n" << std::flush;
+}
+
 net::awaitable<void> serve(tcp::socket socket, const BackendOptions& options) {
   error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
@@ -131,6 +217,12 @@ net::awaitable<void> serve(tcp::socket socket, const BackendOptions& options) {
       break;
     case Mode::rfb:
       co_await echo(std::move(socket), true);
+      break;
+    case Mode::vnc_source:
+      co_await vnc_source(std::move(socket), options.chunk);
+      break;
+    case Mode::vnc_sink:
+      co_await vnc_sink(std::move(socket), options.ack_every);
       break;
   }
 }

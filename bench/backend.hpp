@@ -8,6 +8,14 @@
 //           count what reached the console, not what it handed to its socket.
 //   echo    writes back what it reads.
 //   rfb     sends the RFB 3.8 greeting ("RFB 003.008\n"), then echoes.
+//   vnc-source  a VNC server (bench/rfb.hpp): the RFB 3.8 handshake with
+//           security None and ServerInit, then, from the client's first
+//           FramebufferUpdateRequest on, whole-screen Raw FramebufferUpdates
+//           back to back, `chunk` bytes a write, until the peer goes away.
+//   vnc-sink  the same handshake, then parses the client's messages (a
+//           malformed one ends the session) and acknowledges with ServerCutText
+//           every `ack_every` bytes or 65536 FramebufferUpdateRequests. Each
+//           session prints "vnc-sink session: bytes=… update_requests=… …".
 //
 // run_backend() prints "backend mode=<mode> port=<port>" once listening (so a
 // script can pass port 0 and read the real one) and returns when signalled
@@ -22,13 +30,13 @@
 namespace cgw::bench {
 
 struct BackendOptions {
-  enum class Mode { source, sink, echo, rfb };
+  enum class Mode { source, sink, echo, rfb, vnc_source, vnc_sink };
   Mode mode = Mode::source;
   std::string listen = "127.0.0.1";
   std::uint16_t port = 0;
   std::uint64_t bytes = 0;  // source: per connection; 0 = until the peer goes away
   std::size_t chunk = 64 * 1024;
-  std::uint64_t ack_every = 1 << 20;  // sink; 0 = never
+  std::uint64_t ack_every = 1 << 20;  // sink, vnc-sink; 0 = never
   unsigned threads = 1;
   std::chrono::duration<double> lifetime{3600};
 };

@@ -20,22 +20,30 @@ using namespace cgw::bench;
 constexpr const char* usage = R"(usage: cgw-bench <command> [options]
 
 commands:
-  backend --port P --mode source|sink|echo|rfb [--bytes N] [--chunk BYTES]
-          [--ack-every BYTES] [--threads N] [--lifetime S] [--listen ADDR]
+  backend --port P --mode source|sink|echo|rfb|vnc-source|vnc-sink [--bytes N]
+          [--chunk BYTES] [--ack-every BYTES] [--threads N] [--lifetime S] [--listen ADDR]
       A TCP console stand-in. Port 0 picks a free one; it prints
-      "backend mode=M port=P" once listening.
+      "backend mode=M port=P" once listening. vnc-source and vnc-sink are VNC
+      servers (RFB 3.8, security None) for bulk --rfb down and up.
   bulk    (--url URL | --tcp HOST:PORT) --direction down|up [--streams N] [--seconds S]
           [--warmup S] [--message BYTES] [--threads N] [--tls]
+          [--rfb [--rfb-stream viewer|input]]
       down: the backend (source) sends; up: the client sends masked messages and
       the backend (sink) acknowledges. Prints mb_per_s (MB = 10^6 bytes).
+      --rfb: the browser's RFB handshake first, against vnc-source (down: checked
+      FramebufferUpdates) or vnc-sink (up: RFB client messages, viewer's or
+      input; the rate counts the stream's bytes up to the last
+      FramebufferUpdateRequest the server acknowledged, server_mb_per_s what
+      reached it).
   rtt     (--url URL | --tcp HOST:PORT) [--count N] [--warmup N] [--size BYTES] [--seconds S]
       Round trips through an echo backend, one at a time. Prints p50_us, p99_us.
   idle    (--url URL | --tcp HOST:PORT) --sessions N [--parallel N] [--hold S] [--threads N]
       Opens N sessions to an rfb backend, prints "idle open=N …", holds them
       until SIGINT, SIGTERM or SIGUSR1 (or --hold seconds), then closes them.
   setup   (--url URL | --tcp HOST:PORT) [--concurrency N] [--count N] [--seconds S]
-          [--threads N]
-      Sessions up to the backend's first byte, N at a time. Prints rate_per_s,
+          [--threads N] [--rfb]
+      Sessions up to the backend's first byte (--rfb: through the RFB handshake
+      to ServerInit, against vnc-source), N at a time. Prints rate_per_s,
       p50_ms, p99_ms.
   port    Prints a free TCP port on 127.0.0.1.
 
@@ -49,7 +57,10 @@ BackendOptions::Mode parse_mode(const std::string& text) {
   if (text == "sink") return BackendOptions::Mode::sink;
   if (text == "echo") return BackendOptions::Mode::echo;
   if (text == "rfb") return BackendOptions::Mode::rfb;
-  throw UsageError("--mode: must be source, sink, echo or rfb, got '" + text + "'");
+  if (text == "vnc-source") return BackendOptions::Mode::vnc_source;
+  if (text == "vnc-sink") return BackendOptions::Mode::vnc_sink;
+  throw UsageError("--mode: must be source, sink, echo, rfb, vnc-source or vnc-sink, got '" + text +
+                   "'");
 }
 
 [[noreturn]] void unknown(const std::string& flag, const std::string& command) {
@@ -93,7 +104,7 @@ int backend(Args& args) {
 int bulk(Args& args) {
   BulkOptions o;
   TargetFlags target;
-  bool have_direction = false;
+  bool have_direction = false, have_stream = false;
   while (!args.done()) {
     const std::string flag = args.next_flag();
     if (target.take(flag, args)) continue;
@@ -112,11 +123,23 @@ int bulk(Args& args) {
       o.message = args.number(flag, 1, 16 << 20);
     } else if (flag == "--threads") {
       o.threads = static_cast<unsigned>(args.number(flag, 1, 64));
+    } else if (flag == "--rfb") {
+      o.rfb = true;
+    } else if (flag == "--rfb-stream") {
+      const std::string kind = args.value(flag);
+      if (kind != "viewer" && kind != "input") {
+        throw UsageError("--rfb-stream: must be viewer or input, got '" + kind + "'");
+      }
+      o.rfb_stream = kind == "input" ? rfb::StreamKind::input : rfb::StreamKind::viewer;
+      have_stream = true;
     } else {
       unknown(flag, "bulk");
     }
   }
   if (!have_direction) throw UsageError("--direction is required");
+  if (have_stream && !(o.rfb && o.direction == BulkOptions::Direction::up)) {
+    throw UsageError("--rfb-stream: only with --rfb --direction up");
+  }
   if (o.seconds.count() <= 0) throw UsageError("--seconds: must be more than 0");
   o.target = target.finish();
   return run_bulk(o);
@@ -185,6 +208,8 @@ int setup(Args& args) {
       o.max_seconds = args.seconds(flag);
     } else if (flag == "--threads") {
       o.threads = static_cast<unsigned>(args.number(flag, 1, 64));
+    } else if (flag == "--rfb") {
+      o.rfb = true;
     } else {
       unknown(flag, "setup");
     }

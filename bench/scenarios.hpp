@@ -6,6 +6,7 @@
 #pragma once
 
 #include "bench/options.hpp"
+#include "bench/rfb.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -18,6 +19,18 @@ namespace cgw::bench {
 // `message`-byte WebSocket messages (masked) and the backend (sink) counts; the
 // rate is what the backend acknowledged, not what the client queued.
 // Prints "bulk … mb_per_s=… bytes=… total_bytes=…" (MB = 10^6 bytes).
+//
+// rfb: each connection first does the browser's RFB handshake (bench/rfb.hpp)
+// with a vnc-source or vnc-sink backend. Down then checks every
+// FramebufferUpdate's header. Up sends `rfb_stream` in writes of at most
+// `message` bytes, each whole messages, and its rate counts the bytes the
+// client wrote in the window: the server's acknowledgements come back through
+// the gateway's other direction, which a busy up direction can hold back for a
+// good part of a second, so they cannot time the window. The sockets on the
+// way hold a few MB at most, under 1% of a 3 s run. Also printed:
+// acked_mb_per_s, the stream's bytes up to the last FramebufferUpdateRequest
+// the server acknowledged (a stream whose input a view-only gateway drops is
+// counted as the browser sent it), and server_mb_per_s, what reached it.
 struct BulkOptions {
   Target target;
   enum class Direction { down, up } direction = Direction::down;
@@ -27,6 +40,8 @@ struct BulkOptions {
   std::size_t message = 64 * 1024;
   std::size_t read_buffer = 256 * 1024;
   unsigned threads = 1;
+  bool rfb = false;
+  rfb::StreamKind rfb_stream = rfb::StreamKind::viewer;
 };
 int run_bulk(const BulkOptions& options);
 
@@ -55,8 +70,9 @@ struct IdleOptions {
 int run_idle(const IdleOptions& options);
 
 // Session setup, `concurrency` at a time, `count` sessions or `max_seconds`:
-// connect, TLS, upgrade, first byte from the backend, close. Prints "setup …
-// rate_per_s=… p50_ms=… p99_ms=…".
+// connect, TLS, upgrade, first byte from the backend (rfb: the browser's RFB
+// handshake up to ServerInit), close. Prints "setup … rate_per_s=… p50_ms=…
+// p99_ms=…".
 struct SetupOptions {
   Target target;
   unsigned concurrency = 8;
@@ -64,6 +80,7 @@ struct SetupOptions {
   std::chrono::duration<double> max_seconds{60};
   std::chrono::duration<double> session_timeout{10};
   unsigned threads = 1;
+  bool rfb = false;
 };
 int run_setup(const SetupOptions& options);
 

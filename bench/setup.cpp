@@ -43,9 +43,15 @@ struct Shared {
   }
 };
 
-// One session up to its first byte from the backend; throws on any failure.
-net::awaitable<std::unique_ptr<Link>> first_byte(Target target, const LinkOptions& link_options) {
+// One session up to its first byte from the backend, or through the RFB
+// handshake; throws on any failure.
+net::awaitable<std::unique_ptr<Link>> first_byte(Target target, const LinkOptions& link_options,
+                                                 bool rfb) {
   std::unique_ptr<Link> link = co_await open_link(std::move(target), link_options);
+  if (rfb) {
+    co_await rfb::browser_handshake(*link, false);
+    co_return link;
+  }
   char byte[64];
   auto [ec, n] = co_await link->read_some(net::buffer(byte));
   (void)n;
@@ -68,7 +74,7 @@ net::awaitable<void> worker(Shared& shared, const LinkOptions& link_options) {
     timer.expires_at(t0 +
                      std::chrono::duration_cast<Clock::duration>(shared.options.session_timeout));
     try {
-      auto result = co_await (first_byte(shared.options.target, link_options) ||
+      auto result = co_await (first_byte(shared.options.target, link_options, shared.options.rfb) ||
                               timer.async_wait(net::use_awaitable));
       const auto t1 = Clock::now();
       if (result.index() == 1) {
