@@ -298,10 +298,11 @@ int run_bulk(const BulkOptions& options) {
     extra = std::string(" rfb=") +
             (up ? (options.rfb_stream == rfb::StreamKind::input ? "input" : "viewer") : "updates");
     if (up) {
-      char acked[128];
-      std::snprintf(acked, sizeof acked, " acked_mb_per_s=%.1f server_mb_per_s=%.1f",
-                    static_cast<double>(c1 - c0) / window / 1e6,
-                    static_cast<double>(s1 - s0) / window / 1e6);
+      char acked[160];
+      std::snprintf(
+          acked, sizeof acked, " acked_mb_per_s=%.1f server_mb_per_s=%.1f sent_bytes=%llu",
+          static_cast<double>(c1 - c0) / window / 1e6, static_cast<double>(s1 - s0) / window / 1e6,
+          static_cast<unsigned long long>(sum(streams, &Stream::sent)));
       extra += acked;
     }
   }
