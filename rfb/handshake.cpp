@@ -2,6 +2,7 @@
 
 #include "console_tls/tls_client_stream.hpp"
 #include "rfb/vnc_auth.hpp"
+#include "stream/exact_io.hpp"
 
 #include <boost/asio/error.hpp>
 
@@ -23,24 +24,8 @@ constexpr std::size_t version_size = 12;
 // A server's failure reason, or a browser's, longer than this is cut.
 constexpr std::uint32_t max_reason = 4096;
 
-// Reads exactly buf.size() bytes. A stream that can wait without a buffer is
-// waited on first, since its read_some does not block (and may return 0).
-net::awaitable<error_code> read_exact(stream::ByteStream& s, std::span<std::uint8_t> buf) {
-  std::size_t got = 0;
-  while (got < buf.size()) {
-    if (s.can_wait_readable()) {
-      if (const error_code ec = co_await s.wait_readable()) co_return ec;
-    }
-    auto [ec, n] = co_await s.read_some(net::buffer(buf.data() + got, buf.size() - got));
-    if (ec) co_return ec;
-    got += n;
-  }
-  co_return error_code{};
-}
-
-net::awaitable<error_code> write_all(stream::ByteStream& s, std::span<const std::uint8_t> buf) {
-  co_return co_await s.write(net::buffer(buf.data(), buf.size()));
-}
+using stream::read_exact;
+using stream::write_all;
 
 net::awaitable<error_code> write_all(stream::ByteStream& s, std::string_view text) {
   co_return co_await s.write(net::buffer(text.data(), text.size()));

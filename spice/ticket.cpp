@@ -1,5 +1,7 @@
 #include "spice/ticket.hpp"
 
+#include "stream/exact_io.hpp"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
@@ -40,24 +42,8 @@ constexpr std::uint32_t auth_sasl = 2;                 // SPICE_COMMON_CAP_AUTH_
 // anything larger is not one.
 constexpr std::uint32_t max_link_size = 4096;
 
-// Reads exactly buf.size() bytes. A stream that can wait without a buffer is
-// waited on first, since its read_some does not block (and may return 0).
-net::awaitable<error_code> read_exact(stream::ByteStream& s, std::span<std::uint8_t> buf) {
-  std::size_t got = 0;
-  while (got < buf.size()) {
-    if (s.can_wait_readable()) {
-      if (const error_code ec = co_await s.wait_readable()) co_return ec;
-    }
-    auto [ec, n] = co_await s.read_some(net::buffer(buf.data() + got, buf.size() - got));
-    if (ec) co_return ec;
-    got += n;
-  }
-  co_return error_code{};
-}
-
-net::awaitable<error_code> write_all(stream::ByteStream& s, std::span<const std::uint8_t> buf) {
-  co_return co_await s.write(net::buffer(buf.data(), buf.size()));
-}
+using stream::read_exact;
+using stream::write_all;
 
 std::uint32_t le32(const std::uint8_t* p) {
   return std::uint32_t{p[0]} | std::uint32_t{p[1]} << 8 | std::uint32_t{p[2]} << 16 |

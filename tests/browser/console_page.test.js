@@ -161,7 +161,7 @@ describe('console page in Chromium', { concurrency: false }, () => {
       await assertScreenShows(page, '#screen', 'vnc-direct');
       const log = await waitForLog(direct, mark, /outcome=connected/);
       const line = new RegExp(`session=\\d+ client=127\\.0\\.0\\.1:\\d+ host=local uuid=${vnc.uuid} ` +
-        `outcome=connected domain="${vnc.name}" console=vnc via="tcp 127\\.0\\.0\\.1:\\d+"`);
+        `outcome=connected domain="${vnc.name}" console=vnc via="tcp 127\\.0\\.0\\.1:\\d+ rfb=none"`);
       assert.match(log, line);
     });
   });

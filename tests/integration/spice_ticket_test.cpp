@@ -7,6 +7,7 @@
 
 #include "stream/socket_stream.hpp"
 #include "tests/support/domains.hpp"
+#include "tests/support/socket_peer.hpp"
 
 #include <gtest/gtest.h>
 
@@ -62,31 +63,10 @@ std::string main_link_message() {
   return "REDQ" + u32(2) + u32(2) + u32(static_cast<std::uint32_t>(body.size())) + body;
 }
 
-// Blocking reads and writes on the browser's end of the socket pair (5 s limit).
-class Browser {
+// The browser's end of the socket pair (5 s limit per read).
+class Browser : public test::SocketPeer {
  public:
-  explicit Browser(int fd) : fd_(fd) {
-    timeval limit{5, 0};
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
-  }
-  void send(const std::string& data) {
-    ASSERT_EQ(::send(fd_, data.data(), data.size(), MSG_NOSIGNAL),
-              static_cast<ssize_t>(data.size()));
-  }
-  std::string recv(std::size_t n) {
-    std::string out(n, '\0');
-    std::size_t got = 0;
-    while (got < n) {
-      const ssize_t r = ::recv(fd_, out.data() + got, n - got, 0);
-      if (r <= 0) break;
-      got += static_cast<std::size_t>(r);
-    }
-    out.resize(got);
-    return out;
-  }
-
- private:
-  int fd_;
+  explicit Browser(int fd) : SocketPeer(fd, std::chrono::seconds(5)) {}
 };
 
 class SpiceTicketOnQemu : public ::testing::Test {

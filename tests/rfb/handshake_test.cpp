@@ -7,6 +7,7 @@
 
 #include "rfb/vnc_auth.hpp"
 #include "stream/socket_stream.hpp"
+#include "tests/support/socket_peer.hpp"
 
 #include <gtest/gtest.h>
 
@@ -50,33 +51,7 @@ std::string reason(const std::string& text) {
   return u32(static_cast<std::uint32_t>(text.size())) + text;
 }
 
-// The far end of a socket pair, driven with blocking calls (2 s limit each).
-class Peer {
- public:
-  explicit Peer(int fd) : fd_(fd) {
-    timeval limit{2, 0};
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
-  }
-  void send(const std::string& data) {
-    ASSERT_EQ(::send(fd_, data.data(), data.size(), MSG_NOSIGNAL),
-              static_cast<ssize_t>(data.size()));
-  }
-  std::string recv(std::size_t n) {
-    std::string out(n, '\0');
-    std::size_t got = 0;
-    while (got < n) {
-      const ssize_t r = ::recv(fd_, out.data() + got, n - got, 0);
-      if (r <= 0) break;
-      got += static_cast<std::size_t>(r);
-    }
-    out.resize(got);
-    return out;
-  }
-  void close() { ::shutdown(fd_, SHUT_RDWR); }
-
- private:
-  int fd_;
-};
+using Peer = test::SocketPeer;
 
 // One gateway-side coroutine over one end of a socket pair.
 class Rig {

@@ -6,6 +6,7 @@
 #include "spice/ticket.hpp"
 
 #include "stream/socket_stream.hpp"
+#include "tests/support/socket_peer.hpp"
 
 #include <gtest/gtest.h>
 
@@ -105,40 +106,7 @@ std::string link_reply(std::uint32_t error, std::uint32_t common_caps,
   return header(static_cast<std::uint32_t>(body.size())) + body;
 }
 
-// The far end of a socket pair, driven with blocking calls (2 s limit each).
-class Peer {
- public:
-  explicit Peer(int fd) : fd_(fd) {
-    timeval limit{2, 0};
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
-  }
-  void send(const std::string& data) {
-    ASSERT_EQ(::send(fd_, data.data(), data.size(), MSG_NOSIGNAL),
-              static_cast<ssize_t>(data.size()));
-  }
-  std::string recv(std::size_t n) {
-    std::string out(n, '\0');
-    std::size_t got = 0;
-    while (got < n) {
-      const ssize_t r = ::recv(fd_, out.data() + got, n - got, 0);
-      if (r <= 0) break;
-      got += static_cast<std::size_t>(r);
-    }
-    out.resize(got);
-    return out;
-  }
-  // Whatever has arrived, without waiting.
-  std::string pending() {
-    std::string out(4096, '\0');
-    const ssize_t r = ::recv(fd_, out.data(), out.size(), MSG_DONTWAIT);
-    out.resize(r > 0 ? static_cast<std::size_t>(r) : 0);
-    return out;
-  }
-  void close() { ::shutdown(fd_, SHUT_RDWR); }
-
- private:
-  int fd_;
-};
+using Peer = test::SocketPeer;
 
 // answer_ticket() between two socket pairs: a browser's and a console's.
 class Rig {
