@@ -36,6 +36,7 @@ describe('console page in Chromium', { concurrency: false }, () => {
   let direct; // console-gw on its own: no base path, no trusted proxies
   let secure; // console-gw on its own with its own TLS certificate (https, wss)
   let proxied; // console-gw behind the proxies: base_path, trusted_proxies
+  let ticketed; // console-gw that answers SPICE tickets with libvirt's password
   let nginx;
   let haproxy;
   let browser;
@@ -71,6 +72,10 @@ describe('console page in Chromium', { concurrency: false }, () => {
         'ping_interval = "30s"',
       ].join('\n'),
     });
+    ticketed = await startGateway(scratch, 'gateway-ticketed', {
+      secretFile: secret,
+      extra: '[hosts.local]\nuri = "qemu:///system"\nspice_password_from_libvirt = true\n',
+    });
     nginx = await startNginx(scratch, { certificate, gatewayPort: proxied.port });
     haproxy = await startHaproxy(scratch, { certificate, gatewayPort: proxied.port });
     browser = await launchChromium();
@@ -78,12 +83,12 @@ describe('console page in Chromium', { concurrency: false }, () => {
 
   after(async () => {
     if (browser) await browser.close().catch(() => {});
-    for (const service of [haproxy, nginx, proxied, secure, direct]) {
+    for (const service of [haproxy, nginx, ticketed, proxied, secure, direct]) {
       if (service) await service.child.stop();
     }
     h.removeDomains();
     // The services' logs, next to the screenshots.
-    const logs = ['gateway-direct.log', 'gateway-tls.log', 'gateway-proxied.log', 'nginx.log', 'haproxy.log', 'nginx/access.log'];
+    const logs = ['gateway-direct.log', 'gateway-tls.log', 'gateway-proxied.log', 'gateway-ticketed.log', 'nginx.log', 'haproxy.log', 'nginx/access.log'];
     fs.mkdirSync(h.artifactsDir, { recursive: true });
     for (const log of logs) {
       const file = scratch.path(log);
@@ -264,6 +269,20 @@ describe('console page in Chromium', { concurrency: false }, () => {
     });
   });
 
+  // The gateway answers every channel's ticket; the browser never has the password.
+  it('shows a SPICE console with a password when the gateway answers its tickets', limit, async () => {
+    const mark = ticketed.child.output.length;
+    const url = `${ticketed.origin}/console?token=${token(locked, { console: 'spice' })}`;
+    await withPage('spice-ticketed', url, {}, async (page) => {
+      await assertConnected(page, locked);
+      await assertScreenShows(page, '#spice-screen', 'spice-ticketed');
+      const log = await waitForLog(ticketed, mark, /(outcome=connected[\s\S]*){2}/);
+      const answered = log.match(/outcome=connected domain="[^"]*locked" console=spice via="tcp [\d.:]+ ticket"/g) || [];
+      assert.ok(answered.length >= 2, `${answered.length} SPICE channel(s) with the gateway's ticket:\n${tail(log)}`);
+      assert.ok(!log.includes('not-for-browsers'), 'the password is in the log');
+    });
+  });
+
   it('says so when the virtual machine does not exist (4404)', limit, async () => {
     const missing = { uuid: crypto.randomUUID(), name: 'missing' };
     await withPage('unknown-domain', `${direct.origin}/console?token=${token(missing)}`, {}, async (page) => {
@@ -295,7 +314,7 @@ describe('console page in Chromium', { concurrency: false }, () => {
 
   it('keeps every token out of console-gw\'s logs', limit, () => {
     assert.ok(tokens.length >= 6);
-    for (const gateway of [direct, proxied]) {
+    for (const gateway of [direct, proxied, ticketed]) {
       for (const t of tokens) {
         assert.ok(!gateway.child.output.includes(t.split('.')[2]), `${gateway.name}'s log holds a token`);
       }
