@@ -4,6 +4,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -78,18 +79,30 @@ net::awaitable<std::optional<std::size_t>> relay(PumpState& state, ByteStream& f
   co_return n;
 }
 
+// A direction that never has to wait (its source always has data, its sink
+// always takes it, or a layer drops what it is given) would keep its thread
+// to itself: the other direction and every other session there would starve.
+// Every this many relays it lets them run (one post, about every MiB).
+constexpr unsigned relays_between_turns = 16;
+
+// Lets the thread's other handlers run before this coroutine goes on.
+net::awaitable<void> take_turns() { co_await net::post(net::use_awaitable); }
+
 // A direction whose source can wait without a buffer: wait, borrow a buffer
 // for one read and its write, give it back. Idle, it holds no buffer at all.
 net::awaitable<void> copy_waiting(PumpState& state, ByteStream& from, ByteStream& to,
                                   Ender from_side, std::uint64_t& counter) {
   const std::size_t room = std::min(BorrowedBuffer::size, state.options.max_read);
-  for (;;) {
+  for (unsigned relays = 1;; ++relays) {
     if (const error_code wait_error = co_await from.wait_readable()) {
       co_await end_session(state, from_side, wait_error);
       co_return;
     }
-    const BorrowedBuffer buffer = BorrowedBuffer::borrow();
-    if (!co_await relay(state, from, to, from_side, buffer.data(), room, counter)) co_return;
+    {
+      const BorrowedBuffer buffer = BorrowedBuffer::borrow();
+      if (!co_await relay(state, from, to, from_side, buffer.data(), room, counter)) co_return;
+    }
+    if (relays % relays_between_turns == 0) co_await take_turns();
   }
 }
 
@@ -100,7 +113,8 @@ net::awaitable<void> copy_reading(PumpState& state, ByteStream& from, ByteStream
                                   Ender from_side, std::uint64_t& counter) {
   std::array<char, PumpOptions::quiet_buffer_size> quiet;
   BorrowedBuffer busy;
-  for (;;) {
+  for (unsigned relays = 1;; ++relays) {
+    if (relays % relays_between_turns == 0) co_await take_turns();
     char* const data = busy ? busy.data() : quiet.data();
     const std::size_t room =
         std::min(busy ? BorrowedBuffer::size : quiet.size(), state.options.max_read);

@@ -16,6 +16,7 @@
 #include <boost/asio/use_future.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -386,6 +387,72 @@ TEST(Pump, AConsoleLayerThatEndsTheSessionSaysWhyToTheClient) {
   EXPECT_EQ(client.closed_with->text, "not allowed");
   // Nothing of what was refused reached the console.
   EXPECT_EQ(recv_up_to(console_peer.native_handle(), 3, 200ms), "");
+}
+
+// A browser that never stops sending, as fast as the pump reads: every read
+// fills the buffer and the next one never has to wait. (A real socket cannot
+// be kept full that reliably.) Writes go to a real socket. Ends with eof once
+// told to.
+class EndlessSource final : public ByteStream {
+ public:
+  explicit EndlessSource(ByteStream& inner) : inner_(inner) {}
+  net::awaitable<std::tuple<error_code, std::size_t>> read_some(net::mutable_buffer b) override {
+    if (stop) co_return std::tuple{error_code(net::error::eof), std::size_t{0}};
+    std::memset(b.data(), 'k', b.size());
+    co_return std::tuple{error_code{}, b.size()};
+  }
+  bool can_wait_readable() const noexcept override { return true; }
+  net::awaitable<error_code> wait_readable() override { co_return error_code{}; }
+  net::awaitable<error_code> write(net::const_buffer b) override {
+    co_return co_await inner_.write(b);
+  }
+  net::awaitable<void> close(EndReason why) override { co_await inner_.close(why); }
+  void abort() noexcept override { inner_.abort(); }
+  std::atomic<bool> stop{false};
+
+ private:
+  ByteStream& inner_;
+};
+
+// A console layer that drops everything it is given, as the view-only filter
+// drops a flood of key events: its writes never wait either.
+class DroppingLayer final : public ByteStream {
+ public:
+  explicit DroppingLayer(ByteStream& inner) : inner_(inner) {}
+  net::awaitable<std::tuple<error_code, std::size_t>> read_some(net::mutable_buffer b) override {
+    co_return co_await inner_.read_some(b);
+  }
+  bool can_wait_readable() const noexcept override { return inner_.can_wait_readable(); }
+  net::awaitable<error_code> wait_readable() override { co_return co_await inner_.wait_readable(); }
+  net::awaitable<error_code> write(net::const_buffer) override { co_return error_code{}; }
+  net::awaitable<void> close(EndReason why) override { co_await inner_.close(why); }
+  void abort() noexcept override { inner_.abort(); }
+
+ private:
+  ByteStream& inner_;
+};
+
+TEST(Pump, ADirectionThatNeverWaitsLetsTheOtherOneRun) {
+  net::io_context ioc;
+  UnixSocket client_end(ioc), client_peer(ioc), console_end(ioc), console_peer(ioc);
+  net::local::connect_pair(client_end, client_peer);
+  net::local::connect_pair(console_end, console_peer);
+  UnixStream client_socket(std::move(client_end));
+  UnixStream console_socket(std::move(console_end));
+  EndlessSource client(client_socket);
+  DroppingLayer console(console_socket);
+  const PumpOptions options;
+  auto done = net::co_spawn(ioc, pump(client, console, options), net::use_future);
+  std::thread runner([&ioc] { ioc.run(); });
+  // The console speaks while the browser floods: its words still get through.
+  ASSERT_EQ(send_until_stall(console_peer.native_handle(), "screen", stall_limit), 6u);
+  EXPECT_EQ(recv_up_to(client_peer.native_handle(), 6, 5000ms), "screen");
+  client.stop = true;
+  const bool finished = done.wait_for(10s) == std::future_status::ready;
+  ioc.stop();
+  runner.join();
+  ASSERT_TRUE(finished);
+  EXPECT_EQ(done.get().console_to_client, 6u);
 }
 
 }  // namespace
