@@ -38,6 +38,11 @@ const std::string kVersion = "RFB 003.008\n";
 const std::string kTlsVnc = "<graphics type='vnc' port='-1' autoport='yes' listen='127.0.0.1'/>";
 const std::string kTlsOnlySpice =
     "<graphics type='spice' autoport='yes' defaultMode='secure' listen='127.0.0.1'/>";
+// The same with a ticket (password), which the gateway answers inside the TLS.
+const std::string kSpicePassword = "s3cr3tGW";
+const std::string kTlsOnlySpiceLocked =
+    "<graphics type='spice' autoport='yes' defaultMode='secure' listen='127.0.0.1' passwd='" +
+    kSpicePassword + "'/>";
 
 std::string slurp(const std::string& path) {
   std::ifstream in(path);
@@ -188,10 +193,18 @@ class TlsWorld : public ::testing::Environment {
     return *spice_;
   }
 
+  const tls::TlsDomain& spice_locked() {
+    if (!spice_locked_) {
+      spice_locked_ = std::make_unique<tls::TlsDomain>(verifying(), "spicepw", kTlsOnlySpiceLocked);
+    }
+    return *spice_locked_;
+  }
+
   void TearDown() override {
     vnc_.reset();
     vnc_nv_.reset();
     spice_.reset();
+    spice_locked_.reset();
     verifying_.reset();
     not_verifying_.reset();
     pki_.reset();
@@ -202,7 +215,7 @@ class TlsWorld : public ::testing::Environment {
   std::unique_ptr<test::Scratch> pki_;
   std::string pki_dir_, other_dir_;
   std::unique_ptr<tls::TlsLibvirtd> verifying_, not_verifying_;
-  std::unique_ptr<tls::TlsDomain> vnc_, vnc_nv_, spice_;
+  std::unique_ptr<tls::TlsDomain> vnc_, vnc_nv_, spice_, spice_locked_;
 };
 
 [[maybe_unused]] const auto* const world = ::testing::AddGlobalTestEnvironment(new TlsWorld);
@@ -402,6 +415,32 @@ TEST_F(ConsoleTls, SpiceServerCertificateFromAnotherCaIsRefusedWith4502) {
   EXPECT_EQ(close.code, 4502) << close.reason << "\n" << log();
   EXPECT_NE(close.reason.find("certificate"), std::string::npos) << close.reason;
   expect_no_key_material(pki + "/client-key.pem");
+}
+
+// TLS first, then the ticket inside it: the browser's empty ticket is replaced
+// by the gateway's, encrypted under the key the server sent through the TLS.
+TEST_F(ConsoleTls, SpiceTicketIsAnsweredInsideTheTlsToATlsOnlyConsole) {
+  const auto& vm = world().spice_locked();
+  const std::string pki = world().pki();
+  ASSERT_NO_FATAL_FAILURE(
+      start_gateway(host("tls", world().verifying().uri(),
+                         tls_files(pki, pki) + "spice_password_from_libvirt = true\n")));
+  auto ws = connect("tls", vm.uuid());
+  ws->write(spice_link_main());
+  std::string header;
+  ASSERT_NO_THROW(header = ws->read_exactly(16)) << log();
+  const std::string reply = ws->read_exactly(le32(header, 12));
+  EXPECT_EQ(le32(reply, 0), 0u) << "SPICE_LINK_ERR_OK";
+  ws->write(std::string("\x01\x00\x00\x00", 4) + std::string(128, '\x5a'));
+  std::string result;
+  ASSERT_NO_THROW(result = ws->read_exactly(4)) << log();
+  EXPECT_EQ(le32(result, 0), 0u) << "the link result: the gateway's ticket was accepted\n" << log();
+  // The session is logged as connected just after its layers are done.
+  for (int i = 0; i < 100 && log().find("tls ticket") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_NE(log().find("tls ticket"), std::string::npos) << log();
+  EXPECT_EQ(log().find(kSpicePassword), std::string::npos);
 }
 
 }  // namespace
