@@ -315,10 +315,11 @@ TEST(Pump, ClientThatDoesNotReadStopsReadsFromTheConsole) {
   EXPECT_EQ(result.client_to_console, 0u);
 }
 
-// A stream around another that records the reason it was closed with.
-class ReasonRecorder final : public ByteStream {
+// A layer around a real stream that passes everything on; the layers below
+// change one thing each.
+class Layer : public ByteStream {
  public:
-  explicit ReasonRecorder(ByteStream& inner) : inner_(inner) {}
+  explicit Layer(ByteStream& inner) : inner_(inner) {}
   net::awaitable<std::tuple<error_code, std::size_t>> read_some(net::mutable_buffer b) override {
     co_return co_await inner_.read_some(b);
   }
@@ -327,40 +328,39 @@ class ReasonRecorder final : public ByteStream {
   net::awaitable<error_code> write(net::const_buffer b) override {
     co_return co_await inner_.write(b);
   }
+  net::awaitable<void> close(EndReason why) override { co_await inner_.close(why); }
+  void abort() noexcept override { inner_.abort(); }
+
+ protected:
+  ByteStream& inner_;
+};
+
+// Records the reason it was closed with.
+class ReasonRecorder final : public Layer {
+ public:
+  using Layer::Layer;
   net::awaitable<void> close(EndReason why) override {
     closed_with = why;
     co_await inner_.close(why);
   }
-  void abort() noexcept override { inner_.abort(); }
   std::optional<EndReason> closed_with;
-
- private:
-  ByteStream& inner_;
 };
 
 // A console layer that refuses the first thing the client writes and says why,
 // as the view-only filter does with a message it does not know.
-class RefusingLayer final : public ByteStream {
+class RefusingLayer final : public Layer {
  public:
-  explicit RefusingLayer(ByteStream& inner) : inner_(inner) {}
-  net::awaitable<std::tuple<error_code, std::size_t>> read_some(net::mutable_buffer b) override {
-    co_return co_await inner_.read_some(b);
-  }
-  bool can_wait_readable() const noexcept override { return inner_.can_wait_readable(); }
-  net::awaitable<error_code> wait_readable() override { co_return co_await inner_.wait_readable(); }
+  using Layer::Layer;
   net::awaitable<error_code> write(net::const_buffer) override {
     refused_ = true;
     co_return make_error_code(boost::system::errc::protocol_error);
   }
-  net::awaitable<void> close(EndReason why) override { co_await inner_.close(why); }
-  void abort() noexcept override { inner_.abort(); }
   std::optional<EndReason> ending() const override {
     if (!refused_) return std::nullopt;
     return EndReason{1008, "not allowed"};
   }
 
  private:
-  ByteStream& inner_;
   bool refused_ = false;
 };
 
@@ -391,11 +391,11 @@ TEST(Pump, AConsoleLayerThatEndsTheSessionSaysWhyToTheClient) {
 
 // A browser that never stops sending, as fast as the pump reads: every read
 // fills the buffer and the next one never has to wait. (A real socket cannot
-// be kept full that reliably.) Writes go to a real socket. Ends with eof once
-// told to.
-class EndlessSource final : public ByteStream {
+// be kept full that reliably.) Writes go to the real socket. Ends with eof
+// once told to.
+class EndlessSource final : public Layer {
  public:
-  explicit EndlessSource(ByteStream& inner) : inner_(inner) {}
+  using Layer::Layer;
   net::awaitable<std::tuple<error_code, std::size_t>> read_some(net::mutable_buffer b) override {
     if (stop) co_return std::tuple{error_code(net::error::eof), std::size_t{0}};
     std::memset(b.data(), 'k', b.size());
@@ -403,33 +403,15 @@ class EndlessSource final : public ByteStream {
   }
   bool can_wait_readable() const noexcept override { return true; }
   net::awaitable<error_code> wait_readable() override { co_return error_code{}; }
-  net::awaitable<error_code> write(net::const_buffer b) override {
-    co_return co_await inner_.write(b);
-  }
-  net::awaitable<void> close(EndReason why) override { co_await inner_.close(why); }
-  void abort() noexcept override { inner_.abort(); }
   std::atomic<bool> stop{false};
-
- private:
-  ByteStream& inner_;
 };
 
 // A console layer that drops everything it is given, as the view-only filter
 // drops a flood of key events: its writes never wait either.
-class DroppingLayer final : public ByteStream {
+class DroppingLayer final : public Layer {
  public:
-  explicit DroppingLayer(ByteStream& inner) : inner_(inner) {}
-  net::awaitable<std::tuple<error_code, std::size_t>> read_some(net::mutable_buffer b) override {
-    co_return co_await inner_.read_some(b);
-  }
-  bool can_wait_readable() const noexcept override { return inner_.can_wait_readable(); }
-  net::awaitable<error_code> wait_readable() override { co_return co_await inner_.wait_readable(); }
+  using Layer::Layer;
   net::awaitable<error_code> write(net::const_buffer) override { co_return error_code{}; }
-  net::awaitable<void> close(EndReason why) override { co_await inner_.close(why); }
-  void abort() noexcept override { inner_.abort(); }
-
- private:
-  ByteStream& inner_;
 };
 
 TEST(Pump, ADirectionThatNeverWaitsLetsTheOtherOneRun) {
