@@ -93,6 +93,26 @@ constexpr std::array all_algorithms{Algorithm::hs256, Algorithm::es256, Algorith
 
 class EachAlgorithm : public testing::TestWithParam<Algorithm> {};
 
+TEST(ViewOnly, ABooleanOnly) {
+  const auto verifier = hs256_verifier();
+  const auto on =
+      verifier.verify(hs256_claims(claims_json(60, R"(,"view_only":true)")), fixed_now());
+  ASSERT_TRUE(on);
+  EXPECT_TRUE(on.claims->view_only);
+  const auto off =
+      verifier.verify(hs256_claims(claims_json(60, R"(,"view_only":false)")), fixed_now());
+  ASSERT_TRUE(off);
+  EXPECT_FALSE(off.claims->view_only);
+  const auto absent = verifier.verify(hs256_claims(claims_json(60, "")), fixed_now());
+  ASSERT_TRUE(absent);
+  EXPECT_FALSE(absent.claims->view_only);
+  // A string "false" must not read as anything, nor may 1 or null.
+  for (const char* value : {R"("false")", R"("true")", "1", "null"}) {
+    const auto token = hs256_claims(claims_json(60, std::string(R"(,"view_only":)") + value));
+    expect_invalid(verifier.verify(token, fixed_now()), "bad view_only claim");
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Token, EachAlgorithm, testing::ValuesIn(all_algorithms),
                          test::algorithm_test_name);
 
@@ -100,6 +120,7 @@ TEST_P(EachAlgorithm, MintThenVerify) {
   auto request = request_at_fixed_now();
   request.uuid = "0F8FAD5B-D9CB-469F-A165-70867728950E";
   request.console = ConsoleKind::spice;
+  request.view_only = true;
   request.audience = "gw-a";
   request.ttl = 90s;
   Policy policy;
@@ -110,6 +131,7 @@ TEST_P(EachAlgorithm, MintThenVerify) {
   EXPECT_EQ(result.claims->host_id, "h1");
   EXPECT_EQ(result.claims->uuid, test::test_uuid);
   EXPECT_EQ(result.claims->console, ConsoleKind::spice);
+  EXPECT_TRUE(result.claims->view_only);
   EXPECT_EQ(result.claims->expires, fixed_now() + 90s);
 }
 
