@@ -135,6 +135,22 @@ TEST(ConsoleGwCli, TokenCommandMintsAVerifiableToken) {
   const auto ttl = *result.claims->expires - std::chrono::system_clock::now();
   EXPECT_GT(ttl, 100s);
   EXPECT_LE(ttl, 120s);
+  EXPECT_FALSE(result.claims->view_only);
+}
+
+TEST(ConsoleGwCli, TokenCommandMintsViewOnly) {
+  test::Scratch scratch;
+  const std::string secret = scratch.hs256_secret("token.key");
+  const Outcome r =
+      run_gw({"token", "--host", "kvm01", "--uuid", "6dd411c6-8710-48b0-bea0-e273ebd176c6",
+              "--view-only", "--signing-key", secret});
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::string token_text = r.out;
+  while (!token_text.empty() && token_text.back() == '\n') token_text.pop_back();
+  const token::Verifier verifier(token::VerificationKey::load_file(secret), token::Policy{});
+  const auto result = verifier.verify(token_text, std::chrono::system_clock::now());
+  ASSERT_TRUE(result) << result.rejection.reason;
+  EXPECT_TRUE(result.claims->view_only);
 }
 
 TEST(ConsoleGwCli, TokenCommandRefusesBadInput) {
