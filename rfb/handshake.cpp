@@ -211,8 +211,7 @@ class ServerHandshake {
       case SecurityType::invalid:
         co_return false;
     }
-    co_return co_await security_result(chosen == SecurityType::vnc_auth ||
-                                       security_ == "vencrypt-x509-vnc");
+    co_return co_await security_result();
   }
 
   // VNC Authentication: the challenge, answered with the password.
@@ -225,6 +224,7 @@ class ServerHandshake {
                      "DES-EDE3-ECB not available from OpenSSL");
     }
     const bool written = co_await write(*response, "VNC authentication response");
+    password_sent_ = true;
     OPENSSL_cleanse(response->data(), response->size());
     co_return written;
   }
@@ -297,7 +297,7 @@ class ServerHandshake {
   }
 
   // SecurityResult: 0 is OK; otherwise a reason follows (3.8).
-  net::awaitable<bool> security_result(bool password_used) {
+  net::awaitable<bool> security_result() {
     std::array<std::uint8_t, 4> result{};
     if (!co_await read(result, "security result")) {
       // QEMU with vnc_tls_x509_verify ends the TLS session without a word when
@@ -311,7 +311,7 @@ class ServerHandshake {
     }
     if (be32(result.data()) == 0) co_return true;
     const auto why = co_await read_reason();
-    if (password_used) {
+    if (password_sent_) {
       co_return fail(ServerFailure::Kind::refused, "VNC password rejected by the server",
                      why ? *why : std::string());
     }
@@ -323,7 +323,8 @@ class ServerHandshake {
   const ServerCredentials& credentials_;
   std::string security_;
   ServerFailure failure_;
-  bool tls_ = false;  // the stream is TLS now (VeNCrypt)
+  bool tls_ = false;            // the stream is TLS now (VeNCrypt)
+  bool password_sent_ = false;  // a refusal is then the password's
 };
 
 }  // namespace

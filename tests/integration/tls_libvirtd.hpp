@@ -12,6 +12,7 @@
 // Used from the test thread only.
 #pragma once
 
+#include "tests/support/process.hpp"
 #include "tests/support/scratch.hpp"
 
 #include <sys/types.h>
@@ -92,10 +93,8 @@ void mark_owner(const Scratch& scratch);
 // could not remove as the namespace died with it.
 void remove_leftovers();
 
-// Starts `argv` with standard output and error going to `log`. The child gets
-// SIGKILL when this process dies.
-pid_t spawn(std::vector<std::string> argv, const std::string& log);
-// A loopback port nobody listens on at the time of the call.
-std::uint16_t free_port();
+// Child processes and free ports: tests/support/process.hpp.
+using ::cgw::test::free_port;
+using ::cgw::test::spawn;
 
 }  // namespace cgw::test::tls

@@ -23,6 +23,7 @@
 #include <cstring>
 #include <future>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -364,29 +365,61 @@ class RefusingLayer final : public Layer {
   bool refused_ = false;
 };
 
+// A pump between two socket pairs, as PumpRig, with a layer of the test's
+// around each of the pump's streams.
+template <class ClientLayer, class ConsoleLayer>
+class LayeredRig {
+ public:
+  LayeredRig() {
+    UnixSocket client_end(ioc_);
+    UnixSocket console_end(ioc_);
+    net::local::connect_pair(client_end, client_peer_);
+    net::local::connect_pair(console_end, console_peer_);
+    client_socket_ = std::make_unique<UnixStream>(std::move(client_end));
+    console_socket_ = std::make_unique<UnixStream>(std::move(console_end));
+    client_ = std::make_unique<ClientLayer>(*client_socket_);
+    console_ = std::make_unique<ConsoleLayer>(*console_socket_);
+    result_ = net::co_spawn(ioc_, pump(*client_, *console_, options_), net::use_future);
+    thread_ = std::thread([this] { ioc_.run(); });
+  }
+  ~LayeredRig() {
+    ioc_.stop();
+    thread_.join();
+  }
+
+  int client_peer() { return client_peer_.native_handle(); }
+  int console_peer() { return console_peer_.native_handle(); }
+  ClientLayer& client() { return *client_; }
+  // The pump's result once it has ended within `timeout`.
+  std::optional<PumpResult> finish(std::chrono::seconds timeout) {
+    if (result_.wait_for(timeout) != std::future_status::ready) return std::nullopt;
+    return result_.get();
+  }
+
+ private:
+  const PumpOptions options_;
+  net::io_context ioc_;
+  UnixSocket client_peer_{ioc_};
+  UnixSocket console_peer_{ioc_};
+  std::unique_ptr<UnixStream> client_socket_;
+  std::unique_ptr<UnixStream> console_socket_;
+  std::unique_ptr<ClientLayer> client_;
+  std::unique_ptr<ConsoleLayer> console_;
+  std::future<PumpResult> result_;
+  std::thread thread_;
+};
+
 TEST(Pump, AConsoleLayerThatEndsTheSessionSaysWhyToTheClient) {
-  net::io_context ioc;
-  UnixSocket client_end(ioc), client_peer(ioc), console_end(ioc), console_peer(ioc);
-  net::local::connect_pair(client_end, client_peer);
-  net::local::connect_pair(console_end, console_peer);
-  UnixStream client_socket(std::move(client_end));
-  UnixStream console_socket(std::move(console_end));
-  ReasonRecorder client(client_socket);
-  RefusingLayer console(console_socket);
-  const PumpOptions options;
-  auto done = net::co_spawn(ioc, pump(client, console, options), net::use_future);
-  std::thread runner([&ioc] { ioc.run(); });
-  ASSERT_EQ(send_until_stall(client_peer.native_handle(), "key", stall_limit), 3u);
-  const bool finished = done.wait_for(10s) == std::future_status::ready;
-  ioc.stop();
-  runner.join();
-  ASSERT_TRUE(finished);
-  EXPECT_EQ(done.get().ended_by, PumpResult::Ender::console);
-  ASSERT_TRUE(client.closed_with.has_value());
-  EXPECT_EQ(client.closed_with->code, 1008);
-  EXPECT_EQ(client.closed_with->text, "not allowed");
+  LayeredRig<ReasonRecorder, RefusingLayer> rig;
+  ASSERT_EQ(send_until_stall(rig.client_peer(), "key", stall_limit), 3u);
+  const std::optional<PumpResult> result = rig.finish(10s);
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->ended_by, PumpResult::Ender::console);
+  ASSERT_TRUE(rig.client().closed_with.has_value());
+  EXPECT_EQ(rig.client().closed_with->code, 1008);
+  EXPECT_EQ(rig.client().closed_with->text, "not allowed");
   // Nothing of what was refused reached the console.
-  EXPECT_EQ(recv_up_to(console_peer.native_handle(), 3, 200ms), "");
+  EXPECT_EQ(recv_up_to(rig.console_peer(), 3, 200ms), "");
 }
 
 // A browser that never stops sending, as fast as the pump reads: every read
@@ -415,26 +448,14 @@ class DroppingLayer final : public Layer {
 };
 
 TEST(Pump, ADirectionThatNeverWaitsLetsTheOtherOneRun) {
-  net::io_context ioc;
-  UnixSocket client_end(ioc), client_peer(ioc), console_end(ioc), console_peer(ioc);
-  net::local::connect_pair(client_end, client_peer);
-  net::local::connect_pair(console_end, console_peer);
-  UnixStream client_socket(std::move(client_end));
-  UnixStream console_socket(std::move(console_end));
-  EndlessSource client(client_socket);
-  DroppingLayer console(console_socket);
-  const PumpOptions options;
-  auto done = net::co_spawn(ioc, pump(client, console, options), net::use_future);
-  std::thread runner([&ioc] { ioc.run(); });
+  LayeredRig<EndlessSource, DroppingLayer> rig;
   // The console speaks while the browser floods: its words still get through.
-  ASSERT_EQ(send_until_stall(console_peer.native_handle(), "screen", stall_limit), 6u);
-  EXPECT_EQ(recv_up_to(client_peer.native_handle(), 6, 5000ms), "screen");
-  client.stop = true;
-  const bool finished = done.wait_for(10s) == std::future_status::ready;
-  ioc.stop();
-  runner.join();
-  ASSERT_TRUE(finished);
-  EXPECT_EQ(done.get().console_to_client, 6u);
+  ASSERT_EQ(send_until_stall(rig.console_peer(), "screen", stall_limit), 6u);
+  EXPECT_EQ(recv_up_to(rig.client_peer(), 6, 5000ms), "screen");
+  rig.client().stop = true;
+  const std::optional<PumpResult> result = rig.finish(10s);
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->console_to_client, 6u);
 }
 
 }  // namespace

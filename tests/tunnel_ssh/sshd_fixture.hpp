@@ -3,6 +3,7 @@
 // afterwards. Used from the test thread only.
 #pragma once
 
+#include "tests/support/process.hpp"
 #include "tests/support/scratch.hpp"
 
 #include <sys/types.h>
@@ -26,17 +27,13 @@ KeyPair generate_key(const std::string& path, const std::string& type);
 // OpenSSH's own fingerprint of a public key file ("SHA256:..."), from ssh-keygen -l.
 std::string openssh_fingerprint(const std::string& public_key_path);
 
-// A loopback port nobody listens on at the time of the call, for a server that
-// another process starts afterwards (sshd): someone else may take it meanwhile.
-// For a port that must refuse connections, use ::cgw::test::ClosedPort.
-std::uint16_t free_port();
+// Child processes and free ports: tests/support/process.hpp.
+using ::cgw::test::free_port;
+using ::cgw::test::spawn;
 void write_file(const std::string& path, const std::string& content);
 // Runs a command through /bin/sh and returns its standard output.
 std::string run_command(const std::string& command);
 
-// Starts `argv` with standard output and error appended to `log`. The child is
-// killed when this process dies, however it dies, so no test leaves one behind.
-pid_t spawn(std::vector<std::string> argv, const std::string& log);
 // SIGTERM, then waits for it.
 void stop_process(pid_t pid);
 
