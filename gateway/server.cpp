@@ -2,6 +2,7 @@
 
 #include "common/log.hpp"
 #include "gateway/console_security.hpp"
+#include "gateway/host_routes.hpp"
 #include "gateway/request_rules.hpp"
 #include "gateway/services.hpp"
 #include "gateway/session.hpp"
@@ -97,32 +98,6 @@ std::shared_ptr<tunnel::SshTunnels> make_ssh_tunnels(const Config& config, net::
                                [](const HostConfig& h) { return h.ssh; });
   if (!any) return nullptr;
   return std::make_shared<tunnel::SshTunnels>(ioc.get_executor(), tunnel::SshTunnelOptions{});
-}
-
-tunnel::HostRoute make_route(const HostConfig& host) {
-  tunnel::HostRoute route;
-  route.id = host.id;
-  route.uri = host.uri;
-  route.address = host.address;
-  route.console_via_ssh = host.console_via_ssh;
-  const auto uri = tunnel::parse_libvirt_uri(host.uri);
-  if (uri) {
-    route.local = tunnel::is_local(*uri);
-    route.hostname = uri->host;
-  }
-  if (host.ssh) {
-    tunnel::SshSettings ssh;
-    ssh.host = !route.hostname.empty() ? route.hostname : host.address;
-    ssh.port = host.ssh_port ? host.ssh_port
-                             : (uri && uri->transport == "ssh" && uri->port ? uri->port : 22);
-    // Empty user and known_hosts: the service account's (SshTunnels' defaults).
-    ssh.user = !host.ssh_user.empty() ? host.ssh_user : (uri ? uri->user : std::string());
-    ssh.key_file = host.ssh_key;
-    ssh.use_agent = host.ssh_agent;
-    ssh.known_hosts = host.known_hosts;
-    route.ssh = std::move(ssh);
-  }
-  return route;
 }
 
 }  // namespace
