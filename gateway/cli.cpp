@@ -14,6 +14,8 @@ constexpr const char* serve_usage = R"(usage: console-gw [options]
        console-gw url --host ID --uuid UUID [--console vnc|spice] [--ttl 60s]
                       [--config FILE] [--signing-key FILE] [--public-host NAME]
                       [--base-path PREFIX]
+       console-gw setup [--answers FILE] [--dry-run] [--root DIR]
+       console-gw check [--config FILE] [--no-hosts]
 
 A WebSocket gateway to libvirt VM consoles (noVNC, spice-html5).
 

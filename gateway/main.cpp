@@ -1,5 +1,6 @@
 // console-gw: parse the command line, then serve or mint a token.
 // Configuration problems print one line and exit with status 2.
+#include "admin/commands.hpp"
 #include "common/log.hpp"
 #include "gateway/cli.hpp"
 #include "gateway/server.hpp"
@@ -90,6 +91,8 @@ int serve(cgw::gateway::Config config) {
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv, argv + argc);
+  if (args.size() > 1 && args[1] == "setup") return cgw::admin::setup_main(args);
+  if (args.size() > 1 && args[1] == "check") return cgw::admin::check_main(args);
   cgw::gateway::Command command;
   try {
     command = cgw::gateway::parse_command_line(args);
