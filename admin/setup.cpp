@@ -135,7 +135,8 @@ std::string carried_line(const std::string& key, const toml::node& value) {
   toml::table one;
   one.insert(key, value);
   std::ostringstream text;
-  text << toml::toml_formatter(one);
+  // Double-quoted strings, as the rest of the file.
+  text << toml::toml_formatter(one, toml::format_flags::none);
   return text.str() + "\n";
 }
 
