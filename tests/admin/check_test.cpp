@@ -158,3 +158,74 @@ TEST_F(CheckSsh, AKeyTheHostDoesNotAcceptFails) {
 
 }  // namespace
 }  // namespace cgw::admin::test
+
+namespace cgw::admin::test {
+namespace {
+
+// setup with an SSH host: the host key is recorded only when the answer is yes
+// or the fingerprint it shows; the key setup made then logs in, as check proves.
+TEST_F(CheckSsh, SetupRecordsAHostKeyOnlyWhenConfirmed) {
+  const std::string root = dir.path("root");
+  const std::string fingerprint = ssh::openssh_fingerprint(dir.path("host_key.pub"));
+  auto answers = [&](const std::string& trust) {
+    return dir.write("answers.toml",
+                     "fqdn = \"localhost\"\ntls = \"none\"\nsystemd = false\n[[hosts]]\n"
+                     "id = \"hv\"\nuri = \"qemu+ssh://root@127.0.0.1:" +
+                         std::to_string(sshd->port()) +
+                         "/system\"\nkeep_unreachable = true\ntrust_host_key = \"" + trust +
+                         "\"\n");
+  };
+  const std::string known_hosts = root + "/var/lib/console-gw/.ssh/known_hosts";
+
+  const Ran wrong =
+      console_gw({"setup", "--answers", answers("SHA256:not-this-one"), "--root", root});
+  EXPECT_EQ(wrong.status, 2) << wrong.output;
+  EXPECT_NE(wrong.output.find("hosts.0.trust_host_key: the host presents " + fingerprint +
+                              ", not SHA256:not-this-one"),
+            std::string::npos)
+      << wrong.output;
+  EXPECT_FALSE(std::filesystem::exists(known_hosts));
+
+  const Ran no = console_gw({"setup", "--answers", answers("no"), "--root", root});
+  ASSERT_EQ(no.status, 0) << no.output;
+  EXPECT_NE(no.output.find("SSH host key of 127.0.0.1:" + std::to_string(sshd->port()) +
+                           ": ssh-ed25519 " + fingerprint),
+            std::string::npos)
+      << no.output;
+  EXPECT_NE(no.output.find("Not trusted"), std::string::npos) << no.output;
+  EXPECT_FALSE(std::filesystem::exists(known_hosts));
+
+  const Ran yes = console_gw({"setup", "--answers", answers(fingerprint), "--root", root});
+  ASSERT_EQ(yes.status, 0) << yes.output;
+  const std::string line =
+      "[127.0.0.1]:" + std::to_string(sshd->port()) + " " + key_part(host_key.public_line) + "\n";
+  EXPECT_EQ(slurp(known_hosts), line);
+  // Not yet authorised on the host: setup says what to add where.
+  EXPECT_NE(yes.output.find("Add the gateway's key to ~root/.ssh/authorized_keys on 127.0.0.1"),
+            std::string::npos)
+      << yes.output;
+  const std::string config = slurp(root + "/etc/console-gw/console-gw.toml");
+  EXPECT_NE(config.find("ssh_key = \"/var/lib/console-gw/.ssh/id_ed25519\"\n"
+                        "known_hosts = \"/var/lib/console-gw/.ssh/known_hosts\"\n"),
+            std::string::npos)
+      << config;
+
+  // Authorised now; a re-run records nothing twice.
+  dir.write("authorized_keys", slurp(root + "/var/lib/console-gw/.ssh/id_ed25519.pub"));
+  const Ran again = console_gw({"setup", "--answers", answers(fingerprint), "--root", root});
+  ASSERT_EQ(again.status, 0) << again.output;
+  EXPECT_NE(again.output.find("is already trusted"), std::string::npos) << again.output;
+  EXPECT_NE(again.output.find("SSH login to 127.0.0.1:" + std::to_string(sshd->port()) + ": ok"),
+            std::string::npos)
+      << again.output;
+  EXPECT_EQ(slurp(known_hosts), line);
+
+  const Ran check = sh(in_root(root, quote(CONSOLE_GW) + " check --timeout 5s"));
+  EXPECT_NE(check.output.find("ok    host hv ssh           127.0.0.1:" +
+                              std::to_string(sshd->port()) + ": logged in as root"),
+            std::string::npos)
+      << check.output;
+}
+
+}  // namespace
+}  // namespace cgw::admin::test
