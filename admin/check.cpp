@@ -163,10 +163,16 @@ void check_host(const gateway::Config& c, const gateway::HostConfig& host,
     out.push_back({Status::fail, name, e.what()});
   }
   if (!options.probe_hosts) return;
-  const LibvirtProbe libvirt = probe_libvirt(host.uri, read_write, options.host_timeout);
-  out.push_back({libvirt.ok ? Status::ok : Status::fail, name + " libvirt",
-                 host.uri + ": " + libvirt.detail});
+  // Over SSH, with the host's ssh_key and known_hosts (as setup lays them out in
+  // the service's home, where libvirt's ssh finds them), not the caller's ~/.ssh.
   const tunnel::HostRoute route = gateway::make_route(host);
+  const std::string uri = route.ssh ? libvirt_uri_with_ssh_files(host.uri, route.ssh->key_file,
+                                                                 effective_known_hosts(*route.ssh))
+                                    : host.uri;
+  const LibvirtProbe libvirt = probe_libvirt(uri, read_write, options.host_timeout);
+  out.push_back({libvirt.ok ? Status::ok : Status::fail, name + " libvirt",
+                 host.uri + (uri != host.uri ? " (with ssh_key and known_hosts)" : "") + ": " +
+                     libvirt.detail});
   if (!route.ssh) return;
   const SshProbe ssh = probe_ssh(*route.ssh, true, options.host_timeout);
   out.push_back({ssh.stage == SshProbe::Stage::ok ? Status::ok : Status::fail, name + " ssh",

@@ -234,6 +234,19 @@ SshProbe probe_ssh(const tunnel::SshSettings& settings, bool authenticate,
   return probe;
 }
 
+std::string libvirt_uri_with_ssh_files(const std::string& uri, const std::string& key_file,
+                                       const std::string& known_hosts) {
+  const auto parsed = tunnel::parse_libvirt_uri(uri);
+  if (!parsed || parsed->transport != "ssh" || key_file.empty() || known_hosts.empty() ||
+      uri.find("keyfile=") != std::string::npos)
+    return uri;
+  std::string out = uri;
+  out.replace(0, out.find("://"), parsed->driver + "+libssh2");
+  out += std::string(out.find('?') == std::string::npos ? "?" : "&") +
+         "sshauth=privkey&keyfile=" + key_file + "&known_hosts=" + known_hosts;
+  return out;
+}
+
 std::string known_hosts_line(const tunnel::SshSettings& settings, const SshProbe& probe) {
   const std::string host = settings.port == 22
                                ? settings.host

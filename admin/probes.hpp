@@ -39,6 +39,12 @@ struct SshProbe {
 SshProbe probe_ssh(const tunnel::SshSettings& settings, bool authenticate,
                    std::chrono::milliseconds timeout);
 
+// For a qemu+ssh:// URI: the same host over libvirt's libssh2 transport with the
+// given key and known_hosts, so that a probe run by root tests the files the
+// service uses rather than root's ~/.ssh. Other URIs come back unchanged.
+std::string libvirt_uri_with_ssh_files(const std::string& uri, const std::string& key_file,
+                                       const std::string& known_hosts);
+
 // The known_hosts line that trusts the key probe_ssh() saw: "[host]:port type key".
 std::string known_hosts_line(const tunnel::SshSettings& settings, const SshProbe& probe);
 

@@ -205,6 +205,18 @@ class Setup {
   void print_ui_side() const;
 
   std::string root_path(const std::string& path) const { return plan_.under_root(path); }
+  // A message that names the scratch copies of the SSH key and known_hosts,
+  // with the paths they will have instead.
+  std::string where_it_will_be(std::string text) const {
+    if (scratch_.empty()) return text;
+    const std::pair<std::string, std::string> swaps[] = {
+        {scratch_ + "/id_ed25519", ssh_key_path}, {scratch_ + "/known_hosts", known_hosts_path}};
+    for (const auto& [from, to] : swaps) {
+      for (auto at = text.find(from); at != std::string::npos; at = text.find(from))
+        text.replace(at, from.size(), to);
+    }
+    return text;
+  }
 
   const SetupOptions& options_;
   Asker& ask_;
@@ -411,7 +423,7 @@ void Setup::ask_ssh(const std::string& prefix, Host& host) {
     const bool yes =
         answer == "y" || answer == "Y" || answer == "yes" || answer == probe.fingerprint;
     if (answer.starts_with("SHA256:") && answer != probe.fingerprint) {
-      throw SetupError("" + prefix + "trust_host_key: the host presents " + probe.fingerprint +
+      throw SetupError(prefix + "trust_host_key: the host presents " + probe.fingerprint +
                        ", not " + answer);
     }
     if (!yes) {
@@ -426,6 +438,7 @@ void Setup::ask_ssh(const std::string& prefix, Host& host) {
     out_ << "  SSH host key of " << where << " is already trusted (" << probe.fingerprint << ")\n";
   }
   probe = probe_ssh(settings, true, options_.host_timeout);
+  probe.detail = where_it_will_be(probe.detail);
   if (probe.stage == SshProbe::Stage::ok) {
     out_ << "  SSH login to " << where << ": ok\n";
   } else {
@@ -440,21 +453,13 @@ bool Setup::ask_host(const std::string& prefix, bool first, Host& host) {
                      first ? "local" : "", validate_host_id);
   if (host.id.empty()) return false;
   for (const Host& other : hosts_) {
-    if (other.id == host.id) throw SetupError("" + prefix + "id: host " + host.id + " twice");
+    if (other.id == host.id) throw SetupError(prefix + "id: host " + host.id + " twice");
   }
   host.uri =
       ask_.ask(prefix + "uri", "libvirt URI of host " + host.id,
                host.id == "local" ? "qemu:///system" : "qemu+ssh://root@" + host.id + "/system",
                validate_uri);
   const auto uri = tunnel::parse_libvirt_uri(host.uri);
-  out_ << "  Testing libvirt at " << host.uri << " ... " << std::flush;
-  const LibvirtProbe probe = probe_libvirt(host.uri, false, options_.host_timeout);
-  out_ << (probe.ok ? "ok, " : "failed: ") << probe.detail << "\n";
-  if (!probe.ok &&
-      !ask_.confirm(prefix + "keep_unreachable",
-                    "  Keep host " + host.id + " although it can't be reached now?", false)) {
-    return true;  // asked, not kept
-  }
   host.ssh_implied = uri && uri->transport == "ssh";
   if (uri && !tunnel::is_local(*uri)) {
     host.ssh = host.ssh_implied ||
@@ -463,6 +468,21 @@ bool Setup::ask_host(const std::string& prefix, bool first, Host& host) {
                                 "'s consoles on its loopback or UNIX sockets through SSH?",
                             false);
     if (host.ssh) ask_ssh(prefix, host);
+  }
+  // Over SSH, libvirt is tested as the service will reach it: with the gateway's
+  // key and known_hosts (libvirt's libssh2 transport takes both as parameters;
+  // its ssh transport, run by the service, finds them in the service's home).
+  const std::string probe_uri =
+      ssh_key_source_.empty()
+          ? host.uri
+          : libvirt_uri_with_ssh_files(host.uri, ssh_key_source_, scratch_ + "/known_hosts");
+  out_ << "  Testing libvirt at " << host.uri << " ... " << std::flush;
+  const LibvirtProbe probe = probe_libvirt(probe_uri, false, options_.host_timeout);
+  out_ << (probe.ok ? "ok, " : "failed: ") << where_it_will_be(probe.detail) << "\n";
+  if (!probe.ok &&
+      !ask_.confirm(prefix + "keep_unreachable",
+                    "  Keep host " + host.id + " although it can't be reached now?", false)) {
+    return true;  // asked, not kept
   }
   hosts_.push_back(host);
   return true;
