@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace cgw::test {
@@ -26,5 +27,13 @@ ServerInit rfb_connect(WsClient& client);
 // The browser's side when the gateway cannot complete the server's security:
 // the version, zero security types and the reason, then the close frame.
 std::pair<std::string, CloseFrame> rfb_refused(WsClient& client);
+
+// RFB KeyEvent: the key with X keysym `keysym` goes down or up.
+void rfb_key(WsClient& client, std::uint32_t keysym, bool down);
+
+// Types `text` (printable ASCII and '\n' for Return) as a browser client does on
+// a US keyboard: each key down then up, inside Shift_L down/up for the
+// characters typed with Shift.
+void rfb_type(WsClient& client, std::string_view text);
 
 }  // namespace cgw::test
