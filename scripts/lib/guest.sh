@@ -88,7 +88,7 @@ for tty in /dev/tty1 /dev/ttyS0; do
   # \033c clears the screen of the kernel's messages.
   printf '\033c\n  console-gw demo guest: Linux %s and busybox, no disk.\n' "$(uname -r)" >"$tty"
   printf '  A shell runs on its screen (tty1) and on its serial port (ttyS0).\n' >"$tty"
-  printf '  Try: uname -a; ls /; echo hello >/dev/ttyS0; poweroff\n\n' >"$tty"
+  printf '  Try: uname -a; ls /; echo hello >/dev/ttyS0; poweroff\n' >"$tty"
 done
 EOF
   # Login shells read this. The line on ttyS0 tells whoever reads the serial
