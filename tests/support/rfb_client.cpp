@@ -32,10 +32,6 @@ bool shifted(char c) {
 
 }  // namespace
 
-void rfb_key(WsClient& client, std::uint32_t keysym, bool down) {
-  client.write(key_event(keysym, down));
-}
-
 void rfb_type(WsClient& client, std::string_view text) {
   for (const char c : text) {
     // Latin-1 keysyms are the characters themselves.

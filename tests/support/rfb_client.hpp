@@ -28,12 +28,9 @@ ServerInit rfb_connect(WsClient& client);
 // the version, zero security types and the reason, then the close frame.
 std::pair<std::string, CloseFrame> rfb_refused(WsClient& client);
 
-// RFB KeyEvent: the key with X keysym `keysym` goes down or up.
-void rfb_key(WsClient& client, std::uint32_t keysym, bool down);
-
-// Types `text` (printable ASCII and '\n' for Return) as a browser client does on
-// a US keyboard: each key down then up, inside Shift_L down/up for the
-// characters typed with Shift.
+// Types `text` (printable ASCII, '\n' for Return) in RFB KeyEvents as a browser
+// client does on a US keyboard: each key down then up, inside Shift_L down/up
+// for the characters typed with Shift.
 void rfb_type(WsClient& client, std::string_view text);
 
 }  // namespace cgw::test
