@@ -37,6 +37,13 @@ std::string domain_xml(const std::string& type, const std::string& name,
          devices + "</devices></domain>";
 }
 
+std::string domain_xml(const std::string& name, const DomainSpec& spec) {
+  return "<domain type='" + (spec.type.empty() ? domain_type() : spec.type) + "'><name>" + name +
+         "</name><memory unit='MiB'>" + std::to_string(spec.memory_mib) +
+         "</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type>" + spec.os +
+         "</os><devices>" + spec.devices + "</devices></domain>";
+}
+
 struct DomainPtr {
   virDomainPtr ptr;
   ~DomainPtr() {
@@ -69,6 +76,16 @@ TestDomain::TestDomain(std::string name, const std::string& devices, Start start
     dom.ptr = virDomainDefineXML(connection(), xml.c_str());
     persistent_ = true;
   }
+  if (!dom.ptr)
+    throw std::runtime_error("tests: cannot create domain " + name_ + ": " + last_error());
+  char uuid[VIR_UUID_STRING_BUFLEN];
+  virDomainGetUUIDString(dom.ptr, uuid);
+  uuid_ = uuid;
+}
+
+TestDomain::TestDomain(std::string name, const DomainSpec& spec) : name_(std::move(name)) {
+  const std::string xml = domain_xml(name_, spec);
+  DomainPtr dom{virDomainCreateXML(connection(), xml.c_str(), 0)};
   if (!dom.ptr)
     throw std::runtime_error("tests: cannot create domain " + name_ + ": " + last_error());
   char uuid[VIR_UUID_STRING_BUFLEN];

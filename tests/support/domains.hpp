@@ -6,11 +6,22 @@
 
 namespace cgw::test {
 
+// A domain beyond the default BIOS-only one: its type, memory and the XML
+// inside <os> next to <type> (a kernel to boot, its initrd and command line).
+struct DomainSpec {
+  std::string type;  // "kvm" or "qemu"; empty: domain_type()
+  unsigned memory_mib = 64;
+  std::string os;       // inside <os>, after <type>
+  std::string devices;  // inside <devices>
+};
+
 class TestDomain {
  public:
   enum class Start { running, defined_only };
   // `devices` is the XML inside <devices> (graphics, video). Throws on failure.
   TestDomain(std::string name, const std::string& devices, Start start = Start::running);
+  // A running domain as `spec` says. Throws on failure.
+  TestDomain(std::string name, const DomainSpec& spec);
   ~TestDomain();
   TestDomain(const TestDomain&) = delete;
   TestDomain& operator=(const TestDomain&) = delete;

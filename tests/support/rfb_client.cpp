@@ -13,7 +13,36 @@ std::uint32_t be(std::string_view bytes) {
   return v;
 }
 
+std::string key_event(std::uint32_t keysym, bool down) {
+  std::string m(8, '\0');
+  m[0] = 4;  // KeyEvent
+  m[1] = down ? 1 : 0;
+  for (int i = 0; i < 4; ++i) m[4 + i] = static_cast<char>(keysym >> (24 - 8 * i) & 0xff);
+  return m;
+}
+
+constexpr std::uint32_t kShiftL = 0xffe1;
+constexpr std::uint32_t kReturn = 0xff0d;
+
+// Characters a US keyboard types with Shift held.
+bool shifted(char c) {
+  return (c >= 'A' && c <= 'Z') ||
+         std::string_view("~!@#$%^&*()_+{}|:\"<>?").find(c) != std::string_view::npos;
+}
+
 }  // namespace
+
+void rfb_type(WsClient& client, std::string_view text) {
+  for (const char c : text) {
+    // Latin-1 keysyms are the characters themselves.
+    const std::uint32_t keysym = c == '\n' ? kReturn : static_cast<unsigned char>(c);
+    std::string events;
+    if (shifted(c)) events += key_event(kShiftL, true);
+    events += key_event(keysym, true) + key_event(keysym, false);
+    if (shifted(c)) events += key_event(kShiftL, false);
+    client.write(events);
+  }
+}
 
 ServerInit rfb_connect(WsClient& client) {
   EXPECT_EQ(client.read_exactly(kRfbVersion.size()), kRfbVersion);

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace cgw::test {
@@ -26,5 +27,10 @@ ServerInit rfb_connect(WsClient& client);
 // The browser's side when the gateway cannot complete the server's security:
 // the version, zero security types and the reason, then the close frame.
 std::pair<std::string, CloseFrame> rfb_refused(WsClient& client);
+
+// Types `text` (printable ASCII, '\n' for Return) in RFB KeyEvents as a browser
+// client does on a US keyboard: each key down then up, inside Shift_L down/up
+// for the characters typed with Shift.
+void rfb_type(WsClient& client, std::string_view text);
 
 }  // namespace cgw::test
