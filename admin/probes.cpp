@@ -12,12 +12,13 @@
 #include <poll.h>
 #include <pwd.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
-#include <future>
-#include <thread>
+#include <memory>
 
 namespace cgw::admin {
 namespace {
@@ -134,38 +135,82 @@ std::string effective_known_hosts(const tunnel::SshSettings& settings) {
                                       : settings.known_hosts;
 }
 
-LibvirtProbe probe_libvirt(const std::string& uri, bool read_write,
-                           std::chrono::milliseconds timeout) {
-  // libvirt has no connect timeout of its own: the attempt runs on a thread of
-  // its own and is abandoned (the process ends soon after) when it is late.
+namespace {
+
+// In the probe's child: connect, and write "1<detail>" or "0<detail>" to `fd`.
+[[noreturn]] void libvirt_child(const std::string& uri, bool read_write, int fd) {
   // Errors are reported here, not printed by libvirt's default handler.
   virSetErrorFunc(nullptr, [](void*, virErrorPtr) {});
-  auto attempt = std::make_shared<std::promise<LibvirtProbe>>();
-  auto answer = attempt->get_future();
-  std::thread([uri, read_write, attempt] {
-    LibvirtProbe result;
-    libvirt::Connection conn(read_write ? virConnectOpen(uri.c_str())
-                                        : virConnectOpenReadOnly(uri.c_str()));
-    if (!conn) {
-      const virErrorPtr error = virGetLastError();
-      result.detail = error && error->message ? error->message : "cannot connect";
-      attempt->set_value(std::move(result));
-      return;
-    }
+  std::string answer;
+  libvirt::Connection conn(read_write ? virConnectOpen(uri.c_str())
+                                      : virConnectOpenReadOnly(uri.c_str()));
+  if (!conn) {
+    const virErrorPtr error = virGetLastError();
+    answer = std::string("0") + (error && error->message ? error->message : "cannot connect");
+  } else {
     unsigned long version = 0;
     virConnectGetLibVersion(conn.get(), &version);
     char* hostname = virConnectGetHostname(conn.get());
-    result.ok = true;
-    result.detail = "libvirt " + std::to_string(version / 1000000) + "." +
-                    std::to_string(version / 1000 % 1000) + "." + std::to_string(version % 1000) +
-                    (hostname ? std::string(" on ") + hostname : std::string());
+    answer = "1libvirt " + std::to_string(version / 1000000) + "." +
+             std::to_string(version / 1000 % 1000) + "." + std::to_string(version % 1000) +
+             (hostname ? std::string(" on ") + hostname : std::string());
     std::free(hostname);
-    attempt->set_value(std::move(result));
-  }).detach();
-  if (answer.wait_for(timeout) != std::future_status::ready) {
-    return {false, "no answer within " + std::to_string(timeout.count() / 1000) + " s"};
   }
-  return answer.get();
+  for (std::size_t done = 0; done < answer.size();) {
+    const ssize_t n = ::write(fd, answer.data() + done, answer.size() - done);
+    if (n <= 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  // No exit handlers: whatever libvirt holds goes with the process.
+  _exit(0);
+}
+
+}  // namespace
+
+LibvirtProbe probe_libvirt(const std::string& uri, bool read_write,
+                           std::chrono::milliseconds timeout) {
+  // libvirt has no connect timeout of its own, so the attempt runs in a child
+  // process, killed when it is late. libvirt's state stays in the child too.
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return {false, std::string("pipe: ") + std::strerror(errno)};
+  const pid_t child = ::fork();
+  if (child < 0) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return {false, std::string("fork: ") + std::strerror(errno)};
+  }
+  if (child == 0) {
+    ::close(fds[0]);
+    libvirt_child(uri, read_write, fds[1]);
+  }
+  ::close(fds[1]);
+  Fd reader(fds[0]);
+  std::string answer;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  bool late = false;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd p{reader.get(), POLLIN, 0};
+    const int ready = left.count() > 0 ? ::poll(&p, 1, static_cast<int>(left.count())) : 0;
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) {
+      late = true;
+      break;
+    }
+    char buffer[1024];
+    const ssize_t n = ::read(reader.get(), buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    answer.append(buffer, static_cast<std::size_t>(n));
+  }
+  if (late) ::kill(child, SIGKILL);
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (late) return {false, "no answer within " + std::to_string(timeout.count() / 1000) + " s"};
+  if (answer.empty()) return {false, "the probe ended without an answer"};
+  return {answer[0] == '1', answer.substr(1)};
 }
 
 SshProbe probe_ssh(const tunnel::SshSettings& settings, bool authenticate,
