@@ -238,7 +238,7 @@ void begin_line(std::string& line, Level level, std::string_view component) {
   line.append(" ").append(level_name(level)).append(" ").append(component).append(": ");
 }
 
-void append_fields(std::string& line, std::initializer_list<Field> fields) {
+void append_fields(std::string& line, std::span<const Field> fields) {
   bool first = true;
   for (const Field& f : fields) {
     if (!first) line.push_back(' ');
@@ -270,7 +270,7 @@ void append_fields(std::string& line, std::initializer_list<Field> fields) {
 }
 
 void write_json(Level level, std::string_view component, std::string_view message,
-                std::initializer_list<Field> fields) {
+                std::span<const Field> fields) {
   std::string line;
   line.reserve(message.size() + 96 + fields.size() * 32);
   line.append("{\"ts\":\"");

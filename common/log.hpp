@@ -16,6 +16,7 @@
 #include <charconv>
 #include <cstdint>
 #include <initializer_list>
+#include <span>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -113,9 +114,9 @@ void begin_line(std::string& line, Level level, std::string_view component);
 void end_line(std::string& line);
 // A json line for a message of parts, or for an event's msg and fields.
 void write_json(Level level, std::string_view component, std::string_view message,
-                std::initializer_list<Field> fields = {});
+                std::span<const Field> fields = {});
 // An event's fields as text ("key=value key=\"value\" ...").
-void append_fields(std::string& line, std::initializer_list<Field> fields);
+void append_fields(std::string& line, std::span<const Field> fields);
 
 template <class T>
 void append(std::string& out, const T& part) {
@@ -172,6 +173,9 @@ class Logger {
   // is left out: a field such as outcome= names the event); in json msg and
   // each field are keys of the line's object.
   void event(Level level, std::string_view msg, std::initializer_list<Field> fields) const {
+    event(level, msg, std::span<const Field>(fields.begin(), fields.size()));
+  }
+  void event(Level level, std::string_view msg, std::span<const Field> fields) const {
     if (!enabled(level)) return;
     if (format() == Format::json) {
       detail::write_json(level, component_, msg, fields);
