@@ -362,7 +362,7 @@ net::awaitable<bool> answer_http(Stream& stream, const Request& req, const Route
       // Host IDs and traffic are not for everyone: the TCP peer decides, never
       // what a proxy says; anyone else gets the 404 of a path that is not there.
       if (!s.metrics.allows(state.peer)) {
-        logger.info(prefix(state), " GET /metrics refused: ",
+        logger.info(prefix(state), " /metrics refused: ",
                     s.metrics.registry ? "peer not in gateway.metrics_allow"
                                        : "metrics are off (gateway.metrics_allow is empty)");
         break;
