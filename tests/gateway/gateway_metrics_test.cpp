@@ -5,9 +5,11 @@
 #include "libvirt_adapter/hypervisors.hpp"
 #include "tests/support/scratch.hpp"
 #include "token/token.hpp"
+#include "tunnel/ssh_tunnels.hpp"
 
 #include <gtest/gtest.h>
 #include <boost/asio/error.hpp>
+#include <boost/asio/io_context.hpp>
 
 #include <string>
 
@@ -109,6 +111,23 @@ TEST(GatewayMetrics, EventsMoveTheirCounters) {
   EXPECT_EQ(text.find("console_gw_ssh_connected"), std::string::npos);
   EXPECT_TRUE(has_line(text, "console_gw_build_info{version=\"1.2.3\"} 1")) << text;
   EXPECT_NE(text.find("\nprocess_start_time_seconds "), std::string::npos);
+}
+
+// Only hosts with SSH have an SSH series, read from the SshTunnels at each scrape.
+TEST(GatewayMetrics, SshStateOnlyForSshHosts) {
+  boost::asio::io_context ioc;
+  tunnel::SshTunnels tunnels(ioc.get_executor());
+  libvirt::Hypervisors hypervisors(
+      {{"kvm01", "test:///default", false}, {"kvm02", "test:///default", false}}, {});
+  metrics::Registry registry;
+  GatewayMetrics gateway(
+      registry, HostStateSources{hypervisors, &tunnels, {"kvm01", "kvm02"}, {"kvm02"}}, "1.2.3");
+  const std::string text = registry.expose();
+  EXPECT_TRUE(has_line(text, "console_gw_ssh_connected{host=\"kvm02\"} 0")) << text;
+  EXPECT_EQ(text.find("console_gw_ssh_connected{host=\"kvm01\"}"), std::string::npos) << text;
+  EXPECT_TRUE(has_line(text, "console_gw_libvirt_connected{host=\"kvm01\"} 0")) << text;
+  EXPECT_TRUE(has_line(text, "console_gw_libvirt_connected{host=\"kvm02\"} 0")) << text;
+  tunnels.shutdown();
 }
 
 TEST(MetricsEndpoint, OnlyTheListedPeersAndNoneWhenOff) {
