@@ -30,6 +30,7 @@ options:
   --web DIR           serve static files from DIR at the base path
   --base-path PREFIX  serve everything under PREFIX (e.g. /console-gw), behind a proxy
   --log-level LEVEL   debug, info, warn or error (default info)
+  --log-format FMT    text or json (one JSON object per line; default text)
   --help              this text
   --version           the version
 )";
@@ -230,6 +231,12 @@ Command parse_command_line(const std::vector<std::string>& argv) {
       log::Level level{};
       if (!log::parse_level(config.log_level, level)) {
         bad(flag, "must be debug, info, warn or error, got '" + config.log_level + "'");
+      }
+    } else if (flag == "--log-format") {
+      config.log_format = args.value(flag);
+      log::Format format{};
+      if (!log::parse_format(config.log_format, format)) {
+        bad(flag, "must be text or json, got '" + config.log_format + "'");
       }
     } else {
       bad(flag, "unknown option (see console-gw --help)");

@@ -107,11 +107,12 @@ class Reader {
 
 void read_gateway(const Reader& r, const toml::table& t, Config& c) {
   const std::string s = "gateway";
-  r.only_keys(
-      t, s,
-      {"listen", "port", "public_host", "cert", "key", "web", "allowed_origins", "ssl_only",
-       "threads", "ping_interval", "libvirt_timeout", "connect_timeout", "log_level", "base_path",
-       "trusted_proxies", "forwarded_headers", "novnc_dir", "spice_dir", "public_scheme"});
+  r.only_keys(t, s, {"listen",       "port",          "public_host",     "cert",
+                     "key",          "web",           "allowed_origins", "ssl_only",
+                     "threads",      "ping_interval", "libvirt_timeout", "connect_timeout",
+                     "log_level",    "base_path",     "trusted_proxies", "forwarded_headers",
+                     "novnc_dir",    "spice_dir",     "public_scheme",   "log_format",
+                     "metrics_allow"});
   if (auto v = r.string(t, s, "listen")) c.listen = *v;
   if (auto v = r.integer(t, s, "port", 1, 65535)) c.port = static_cast<std::uint16_t>(*v);
   if (auto v = r.string(t, s, "public_host")) c.public_host = *v;
@@ -163,6 +164,21 @@ void read_gateway(const Reader& r, const toml::table& t, Config& c) {
       r.fail("gateway.log_level", "must be debug, info, warn or error, got \"" + *v + "\"");
     }
     c.log_level = *v;
+  }
+  if (auto v = r.string(t, s, "log_format")) {
+    log::Format format{};
+    if (!log::parse_format(*v, format)) {
+      r.fail("gateway.log_format", "must be \"text\" or \"json\", got \"" + *v + "\"");
+    }
+    c.log_format = *v;
+  }
+  if (auto v = r.strings(t, s, "metrics_allow")) {
+    for (const std::string& cidr : *v) {
+      if (!parse_cidr(cidr)) {
+        r.fail("gateway.metrics_allow", "\"" + cidr + "\" is not an address or CIDR block");
+      }
+    }
+    c.metrics_allow = *v;
   }
   for (const std::string& origin : c.allowed_origins) {
     if (!normalize_origin(origin)) {

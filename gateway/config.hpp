@@ -69,6 +69,10 @@ struct Config {
   std::chrono::milliseconds libvirt_timeout{10'000};
   std::chrono::milliseconds connect_timeout{5'000};
   std::string log_level = "info";
+  std::string log_format = "text";  // "text" | "json"
+  // Who may read GET <base>/metrics: CIDRs matched against the TCP peer (never
+  // a forwarded address). Empty: no /metrics at all.
+  std::vector<std::string> metrics_allow{"127.0.0.0/8", "::1/128"};
 
   // [tokens]
   TokenMode token_mode = TokenMode::jwt;

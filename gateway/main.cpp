@@ -66,6 +66,9 @@ int serve(cgw::gateway::Config config) {
   cgw::log::Level level{};
   cgw::log::parse_level(config.log_level, level);
   cgw::log::set_level(level);
+  cgw::log::Format format{};
+  cgw::log::parse_format(config.log_format, format);
+  cgw::log::set_format(format);
   raise_descriptor_limit();
   const std::string listen = config.listen + ":" + std::to_string(config.port);
   std::signal(SIGPIPE, SIG_IGN);

@@ -21,6 +21,19 @@ TextResponse text_response(const Request& req, http::status status, std::string 
   return res;
 }
 
+TextResponse exposition_response(const Request& req, std::string body,
+                                 std::string_view content_type) {
+  TextResponse res{http::status::ok, req.version()};
+  res.set(http::field::server, "console-gw");
+  res.set(http::field::content_type, content_type);
+  res.set(http::field::cache_control, "no-store");
+  res.keep_alive(req.keep_alive());
+  res.body() = std::move(body);
+  res.prepare_payload();
+  if (req.method() == http::verb::head) res.body().clear();
+  return res;
+}
+
 TextResponse refusal_response(const Request& req, const Refused& refused) {
   return text_response(req, static_cast<http::status>(http_status(refused.code)), refused.reason);
 }

@@ -21,6 +21,10 @@ using TextResponse = boost::beast::http::response<boost::beast::http::string_bod
 // `body` and a newline as text/plain, never cached; no body for HEAD.
 TextResponse text_response(const Request& req, boost::beast::http::status status, std::string body);
 
+// 200 with `body` (already ending in a newline) as `content_type`, never cached.
+TextResponse exposition_response(const Request& req, std::string body,
+                                 std::string_view content_type);
+
 // A refusal as the matching HTTP status with the same words as its close reason.
 TextResponse refusal_response(const Request& req, const Refused& refused);
 

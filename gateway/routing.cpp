@@ -55,6 +55,8 @@ Route route_request(std::string_view method, std::string_view target, bool upgra
   }
   if (*path == "/healthz") {
     route.kind = Kind::health;
+  } else if (*path == "/metrics") {
+    route.kind = Kind::metrics;
   } else if (*path == "/console") {
     route.kind = Kind::console_page;
   } else if (*path == "/favicon.ico") {

@@ -21,6 +21,7 @@ struct Route {
     method_not_allowed,  // 405: only GET and HEAD
     bad_target,          // 400: a target that does not decode
     health,              // /healthz
+    metrics,             // /metrics: Prometheus, for the peers gateway.metrics_allow names
     console_page,        // /console: the popup page
     favicon,             // /favicon.ico: 204
     console_status,      // a console path without an upgrade: the refusal, or 426

@@ -2,6 +2,7 @@
 
 #include "common/log.hpp"
 #include "gateway/console_security.hpp"
+#include "gateway/gateway_metrics.hpp"
 #include "gateway/host_routes.hpp"
 #include "gateway/request_rules.hpp"
 #include "gateway/services.hpp"
@@ -121,17 +122,20 @@ struct Server::Impl {
                  tls ? tls->native_handle() : nullptr,
                  Authority{origin_policy, verifier, hypervisors, routes, &security},
                  ConsoleOpeners{connector},
-                 session_log,
+                 events,
                  sessions,
                  TrustedProxies(config.trusted_proxies),
                  {},
                  {},
-                 {}} {
+                 {},
+                 metrics_endpoint(config, metrics)} {
     for (const HostConfig& host : config.hosts) routes.emplace(host.id, make_route(host));
     if (!config.web.empty()) services.web.emplace(config.web);
     // The browser clients: served when installed (Debian's novnc and spice-html5).
     if (std::filesystem::is_directory(config.novnc_dir)) services.novnc.emplace(config.novnc_dir);
     if (std::filesystem::is_directory(config.spice_dir)) services.spice.emplace(config.spice_dir);
+    events.add(session_log);
+    events.add(gateway_metrics);
   }
 
   // One io_context per network thread, each run by its thread alone: a session
@@ -158,6 +162,26 @@ struct Server::Impl {
           {host.id, host.uri, host.vnc_password_from_libvirt || host.spice_password_from_libvirt});
     }
     return specs;
+  }
+
+  static HostStateSources host_states(const Config& config, const libvirt::Hypervisors& hypervisors,
+                                      const tunnel::SshTunnels* ssh) {
+    HostStateSources sources{hypervisors, ssh, {}, {}};
+    for (const HostConfig& host : config.hosts) {
+      sources.hosts.push_back(host.id);
+      if (host.ssh) sources.ssh_hosts.push_back(host.id);
+    }
+    return sources;
+  }
+
+  static MetricsEndpoint metrics_endpoint(const Config& config, const metrics::Registry& registry) {
+    MetricsEndpoint endpoint;
+    if (config.metrics_allow.empty()) return endpoint;  // no /metrics
+    endpoint.registry = &registry;
+    for (const std::string& cidr : config.metrics_allow) {
+      if (auto block = parse_cidr(cidr)) endpoint.allow.push_back(*block);
+    }
+    return endpoint;
   }
 
   static HostSecurities host_securities(const Config& config) {
@@ -188,7 +212,12 @@ struct Server::Impl {
   tunnel::Connector connector;
   tcp::acceptor acceptor;
   OriginPolicy origin_policy;
-  SessionLogWriter session_log;  // the first listener of the sessions' events
+  // The sessions' events go to the log and to the metrics.
+  SessionLogWriter session_log;
+  metrics::Registry metrics;
+  GatewayMetrics gateway_metrics{metrics, host_states(config, hypervisors, ssh_tunnels.get()),
+                                 CGW_VERSION};
+  SessionEventsFanout events;
   Services services;
   std::atomic<std::uint64_t> next_session{1};
   std::optional<net::signal_set> signals;

@@ -5,6 +5,7 @@
 
 #include "common/console_kind.hpp"
 #include "gateway/authorize.hpp"
+#include "gateway/gateway_metrics.hpp"
 #include "gateway/static_files.hpp"
 #include "gateway/trusted_proxies.hpp"
 
@@ -44,6 +45,7 @@ struct Services {
   std::optional<StaticFiles> web;    // --web DIR at <base>/
   std::optional<StaticFiles> novnc;  // noVNC at <base>/novnc/
   std::optional<StaticFiles> spice;  // spice-html5 at <base>/spice/
+  MetricsEndpoint metrics;           // <base>/metrics
 };
 
 }  // namespace cgw::gateway

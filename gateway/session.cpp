@@ -66,11 +66,29 @@ ConsoleRequest console_request(const Request& req, std::string_view target,
           state.scheme};
 }
 
-// The host and domain a decision named, for the log.
+// How a console path is named in the log and the metrics.
+std::string_view path_name(tunnel::ConsolePath::Kind kind) {
+  using Kind = tunnel::ConsolePath::Kind;
+  switch (kind) {
+    case Kind::direct_tcp:
+      return "direct";
+    case Kind::local_unix:
+      return "unix";
+    case Kind::ssh_tcp:
+    case Kind::ssh_unix:
+      return "ssh";
+    case Kind::refused:
+      break;
+  }
+  return "-";
+}
+
+// The host, domain and path a decision named, for the log.
 void note_names(SessionState& state, const Decision& decision) {
   if (decision.host_id.empty()) return;
   state.info.host_id = decision.host_id;
   state.info.uuid = decision.uuid;
+  if (decision.target) state.info.path = path_name(decision.target->path.kind);
 }
 
 // The WebSocket close reason is limited to 123 bytes.
@@ -138,6 +156,16 @@ net::awaitable<Connected> connect_console(Services& s, const Request& req, std::
   co_return c;
 }
 
+// What the listeners hear when the pump starts.
+ConsoleOpened console_opened(const Connected& c, const SessionState& state) {
+  ConsoleOpened opened;
+  opened.domain_name = c.domain_name;
+  opened.console = c.kind;
+  opened.via = c.description;
+  opened.setup = Clock::now() - state.info.started;
+  return opened;
+}
+
 // Puts the console's protocol layers around it (console_layers.hpp). Returns
 // why the session must end instead, if it must.
 net::awaitable<std::optional<stream::EndReason>> layer(stream::ByteStream& browser, Connected& c,
@@ -169,7 +197,7 @@ net::awaitable<std::optional<stream::EndReason>> layer(stream::ByteStream& brows
 template <class Client>
 net::awaitable<void> pump_console(Client& client, Connected& c, Services& s,
                                   const SessionState& state) {
-  s.events.connected(state.info, ConsoleOpened{c.domain_name, c.kind, c.description});
+  s.events.connected(state.info, console_opened(c, state));
   // The ender may be called just as the session ends; what it posts runs on this
   // session's executor, and `alive` (cleared there) tells it whether we are still here.
   auto alive = std::make_shared<bool>(true);
@@ -330,6 +358,19 @@ net::awaitable<bool> answer_http(Stream& stream, const Request& req, const Route
       auto res = text_response(req, http::status::ok, "ok");
       co_return co_await send(stream, req, res);
     }
+    case Kind::metrics: {
+      // Host IDs and traffic are not for everyone: the TCP peer decides, never
+      // what a proxy says; anyone else gets the 404 of a path that is not there.
+      if (!s.metrics.allows(state.peer)) {
+        logger.info(prefix(state), " /metrics refused: ",
+                    s.metrics.registry ? "peer not in gateway.metrics_allow"
+                                       : "metrics are off (gateway.metrics_allow is empty)");
+        break;
+      }
+      auto res =
+          exposition_response(req, s.metrics.registry->expose(), metrics::Registry::content_type);
+      co_return co_await send(stream, req, res);
+    }
     case Kind::console_page: {
       const Decision decision =
           co_await authorize(s.authority, console_request(req, route.target, state));
@@ -474,8 +515,7 @@ net::awaitable<void> run_session(tcp::socket socket, Services& s, std::uint64_t 
 
   if (is_tls) {
     if (!s.tls) {
-      logger.info(prefix(state),
-                  " outcome=refused reason=\"TLS without a certificate configured\"");
+      SessionLogWriter::connection_refused(state.info, "TLS without a certificate configured");
       co_return;
     }
     // The bytes read while detecting are the start of the handshake: hand them over.
@@ -495,7 +535,7 @@ net::awaitable<void> run_session(tcp::socket socket, Services& s, std::uint64_t 
   }
 
   if (s.config.ssl_only) {
-    logger.info(prefix(state), " outcome=refused reason=\"plain connection with ssl_only\"");
+    SessionLogWriter::connection_refused(state.info, "plain connection with ssl_only");
     Request req;
     req.version(11);
     auto res = text_response(req, http::status::forbidden, "TLS required (wss:// or https://)");

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace cgw::gateway {
 
@@ -27,6 +28,10 @@ struct SessionInfo {
   std::string client;  // the browser: the peer, or what a trusted proxy says
   std::string host_id = "-";
   std::string uuid = "-";
+  // The path to the console once authorisation chose it: "direct" (TCP from
+  // here), "unix" (a socket on this machine) or "ssh" (through the host's SSH);
+  // "-" before. Always one of these literals.
+  std::string_view path = "-";
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 
@@ -35,6 +40,8 @@ struct ConsoleOpened {
   std::string_view domain_name;
   ConsoleKind console = ConsoleKind::vnc;
   std::string_view via;  // how it was reached ("tcp 127.0.0.1:5900", "ssh kvm01 ...")
+  // From the accepted connection (SessionInfo::started) to the pump's start.
+  std::chrono::steady_clock::duration setup{};
 };
 
 // The pump stopped.
@@ -58,7 +65,35 @@ class SessionEvents {
   virtual void ended(const SessionInfo& session, const SessionEnded& end) = 0;
 };
 
-// The session log: one line per event, under the "gateway" component.
+// Every event to each of several listeners, in the order they were added.
+// Listeners are added before the first session and outlive the fan-out.
+class SessionEventsFanout final : public SessionEvents {
+ public:
+  void add(SessionEvents& listener) { listeners_.push_back(&listener); }
+
+  void refused(const SessionInfo& session, const Refused& refusal) override {
+    for (SessionEvents* l : listeners_) l->refused(session, refusal);
+  }
+  void page_served(const SessionInfo& session, ConsoleKind console) override {
+    for (SessionEvents* l : listeners_) l->page_served(session, console);
+  }
+  void connected(const SessionInfo& session, const ConsoleOpened& console) override {
+    for (SessionEvents* l : listeners_) l->connected(session, console);
+  }
+  void ended(const SessionInfo& session, const SessionEnded& end) override {
+    for (SessionEvents* l : listeners_) l->ended(session, end);
+  }
+
+ private:
+  std::vector<SessionEvents*> listeners_;
+};
+
+// The session log: one line per event, under the "gateway" component. Each
+// line carries session, client (and proxy, when a trusted proxy spoke for
+// it), host, uuid, path and outcome; then what the event adds: refused: code,
+// reason, detail, duration; connected: domain, console, via, setup; ended: by,
+// cause, to_console, to_client (bytes), duration. In text they are key=value
+// pairs; with --log-format json, keys of the line's object.
 class SessionLogWriter final : public SessionEvents {
  public:
   void refused(const SessionInfo& session, const Refused& refusal) override;
@@ -66,7 +101,12 @@ class SessionLogWriter final : public SessionEvents {
   void connected(const SessionInfo& session, const ConsoleOpened& console) override;
   void ended(const SessionInfo& session, const SessionEnded& end) override;
 
-  // "session=7 client=10.0.0.5:51234 [proxy=127.0.0.1:40000] host=kvm01 uuid=…"
+  // A connection refused before any request (TLS without a certificate, plain
+  // HTTP with ssl_only): the same fields, outcome=refused and `reason`.
+  static void connection_refused(const SessionInfo& session, std::string_view reason);
+
+  // "session=7 client=10.0.0.5:51234 [proxy=127.0.0.1:40000] host=kvm01 uuid=… path=…",
+  // for the debug lines that go with a session.
   static std::string prefix(const SessionInfo& session);
 };
 

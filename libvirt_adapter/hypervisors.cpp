@@ -35,6 +35,8 @@ struct Host {
   net::thread_pool pool;
   std::mutex mutex;
   Connection connection;
+  // Mirrors `connection` for readers that must not wait for the mutex (metrics).
+  std::atomic<bool> connected{false};
 };
 
 // One blocking call and its deadline. Whichever ends first, the call or the
@@ -92,6 +94,7 @@ bool ensure_connected(Host& host, const HypervisorOptions& options, std::string&
   if (host.connection) {
     logger.warn("host=", host.spec.id, " connection lost; reconnecting");
     host.connection.reset();
+    host.connected.store(false, std::memory_order_relaxed);
   }
   virConnectPtr conn = host.spec.secure_xml ? virConnectOpen(host.spec.uri.c_str())
                                             : virConnectOpenReadOnly(host.spec.uri.c_str());
@@ -100,6 +103,7 @@ bool ensure_connected(Host& host, const HypervisorOptions& options, std::string&
     return false;
   }
   host.connection.reset(conn);
+  host.connected.store(true, std::memory_order_relaxed);
   // Keepalive fails for drivers without a remote side (test:///); that is fine.
   if (virConnectSetKeepAlive(conn, options.keepalive_interval_s, options.keepalive_count) < 0) {
     virResetLastError();
@@ -121,7 +125,10 @@ Connection use_connection(Host& host, const HypervisorOptions& options, std::str
 // (unless another call has already replaced it).
 void drop_connection(Host& host, const Connection& used) {
   const std::lock_guard lock(host.mutex);
-  if (host.connection.get() == used.get()) host.connection.reset();
+  if (host.connection.get() == used.get()) {
+    host.connection.reset();
+    host.connected.store(false, std::memory_order_relaxed);
+  }
 }
 
 // The whole lookup, as one blocking job on one of the host's threads.
@@ -194,6 +201,11 @@ Hypervisors::~Hypervisors() {
 
 bool Hypervisors::has_host(const std::string& host_id) const {
   return impl_->hosts.find(host_id) != impl_->hosts.end();
+}
+
+bool Hypervisors::connected(std::string_view host_id) const {
+  const auto it = impl_->hosts.find(host_id);
+  return it != impl_->hosts.end() && it->second->connected.load(std::memory_order_relaxed);
 }
 
 net::awaitable<DomainLookup> Hypervisors::lookup(std::string host_id, std::string uuid) {

@@ -20,6 +20,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace cgw::libvirt {
@@ -63,6 +64,10 @@ class Hypervisors {
   Hypervisors& operator=(const Hypervisors&) = delete;
 
   bool has_host(const std::string& host_id) const;
+
+  // Whether a connection to the host is open and was alive when last used (it
+  // is opened on first use). Reads one atomic: cheap, never blocks, any thread.
+  bool connected(std::string_view host_id) const;
 
   // Finds the domain by UUID on the host and reads its live XML.
   boost::asio::awaitable<DomainLookup> lookup(std::string host_id, std::string uuid);

@@ -166,7 +166,7 @@ describe('console page in Chromium', { concurrency: false }, () => {
       await assertScreenShows(page, '#screen', 'vnc-direct');
       const log = await waitForLog(direct, mark, /outcome=connected/);
       const line = new RegExp(`session=\\d+ client=127\\.0\\.0\\.1:\\d+ host=local uuid=${vnc.uuid} ` +
-        `outcome=connected domain="${vnc.name}" console=vnc via="tcp 127\\.0\\.0\\.1:\\d+ rfb=none"`);
+        `path=direct outcome=connected domain="${vnc.name}" console=vnc via="tcp 127\\.0\\.0\\.1:\\d+ rfb=none"`);
       assert.match(log, line);
     });
   });
@@ -178,7 +178,7 @@ describe('console page in Chromium', { concurrency: false }, () => {
       await assertConnected(page, vnc);
       await assertScreenShows(page, '#screen', 'vnc-tls');
       const log = await waitForLog(secure, mark, /outcome=connected/);
-      assert.match(log, new RegExp(`uuid=${vnc.uuid} outcome=connected domain="${vnc.name}" console=vnc`));
+      assert.match(log, new RegExp(`uuid=${vnc.uuid} path=\\w+ outcome=connected domain="${vnc.name}" console=vnc`));
     });
   });
 
@@ -194,7 +194,7 @@ describe('console page in Chromium', { concurrency: false }, () => {
         const log = await waitForLog(proxied, mark, /outcome=connected/);
         // trusted_proxies: the browser's address from the proxy, the proxy's as proxy=.
         const line = new RegExp(`session=\\d+ client=127\\.0\\.0\\.1 proxy=127\\.0\\.0\\.1:\\d+ host=local ` +
-          `uuid=${vnc.uuid} outcome=connected domain="${vnc.name}" console=vnc`);
+          `uuid=${vnc.uuid} path=\\w+ outcome=connected domain="${vnc.name}" console=vnc`);
         assert.match(log, line);
         assert.ok(!log.includes(forgedClient), `the browser chose its own address:\n${log}`);
       });
@@ -224,7 +224,7 @@ describe('console page in Chromium', { concurrency: false }, () => {
         await assertScreenShows(page, '#spice-screen', name);
         const log = await waitForLog(gateway, mark, /console=spice/);
         const connected = log.match(new RegExp(
-          `uuid=${spice.uuid} outcome=connected domain="${spice.name}" console=spice`, 'g')) || [];
+          `uuid=${spice.uuid} path=\\w+ outcome=connected domain="${spice.name}" console=spice`, 'g')) || [];
         assert.ok(connected.length >= 2, `${connected.length} SPICE channel(s) connected:\n${tail(log)}`);
       });
     });

@@ -274,7 +274,7 @@ vnc_security = "passthrough"
       assert.ok(!(await page.page.content()).includes(password), "the page's DOM holds the password");
     });
     const log = gateway.child.output.slice(mark);
-    assert.match(log, new RegExp(`uuid=${locked.uuid} outcome=connected`), tail(log));
+    assert.match(log, new RegExp(`uuid=${locked.uuid} path=\\w+ outcome=connected`), tail(log));
     assert.ok(!gateway.child.output.includes(password), "console-gw's log holds the password");
   });
 

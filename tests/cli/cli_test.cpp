@@ -96,6 +96,22 @@ TEST(ConsoleGwCli, BadValueIsOneLineWithStatus2) {
   EXPECT_NE(r.err.find("tokens.max_ttl"), std::string::npos) << r.err;
 }
 
+// The monitoring keys and flag: a wrong value is one line naming it, status 2.
+TEST(ConsoleGwCli, BadLogFormatOrMetricsAllowIsOneLineWithStatus2) {
+  test::Scratch scratch;
+  const std::string file =
+      scratch.write("gw.toml", "[gateway]\nmetrics_allow = [\"127.0.0.1\", \"localhost\"]\n");
+  const Outcome allow = run_gw({"--config", file});
+  EXPECT_EQ(allow.status, 2);
+  EXPECT_EQ(lines(allow.err), 1) << allow.err;
+  EXPECT_NE(allow.err.find(file + ": gateway.metrics_allow: \"localhost\""), std::string::npos)
+      << allow.err;
+  const Outcome format = run_gw({"--log-format", "xml"});
+  EXPECT_EQ(format.status, 2);
+  EXPECT_EQ(lines(format.err), 1) << format.err;
+  EXPECT_NE(format.err.find("--log-format"), std::string::npos) << format.err;
+}
+
 TEST(ConsoleGwCli, MissingTokenKeyIsOneLineWithStatus2) {
   test::Scratch scratch;
   const std::string file =

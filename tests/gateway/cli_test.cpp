@@ -206,6 +206,12 @@ TEST(CommandLine, LogLevelFlagIsValidated) {
   EXPECT_TRUE(names(cli_error({"--log-level", "verbose"}), "--log-level", "verbose"));
 }
 
+TEST(CommandLine, LogFormatFlagIsValidated) {
+  EXPECT_EQ(serve({"--log-format", "json"}).log_format, "json");
+  EXPECT_EQ(serve({"--log-format", "text"}).log_format, "text");
+  EXPECT_TRUE(names(cli_error({"--log-format", "xml"}), "--log-format", "xml"));
+}
+
 // ---------------------------------------------------------------------------
 // console-gw token ...
 

@@ -375,6 +375,33 @@ TEST(ConfigFile, LogLevelIsValidated) {
       << (error.empty() ? "accepted" : error);
 }
 
+TEST(ConfigFile, LogFormatIsValidated) {
+  TempDir dir;
+  EXPECT_EQ(
+      load_config_file(dir.write("json.toml", "[gateway]\nlog_format = \"json\"\n")).log_format,
+      "json");
+  EXPECT_EQ(Config{}.log_format, "text");
+  const std::string path = dir.write("bad.toml", "[gateway]\nlog_format = \"logfmt\"\n");
+  const std::string error = config_error(path);
+  EXPECT_TRUE(error.starts_with(path + ": gateway.log_format: "))
+      << (error.empty() ? "accepted" : error);
+}
+
+// /metrics names host IDs: loopback only unless the operator says otherwise.
+TEST(ConfigFile, MetricsAllowDefaultsToLoopbackAndIsValidated) {
+  TempDir dir;
+  EXPECT_EQ(Config{}.metrics_allow, (std::vector<std::string>{"127.0.0.0/8", "::1/128"}));
+  const Config listed = load_config_file(
+      dir.write("list.toml", "[gateway]\nmetrics_allow = [\"10.1.0.0/16\", \"::1\"]\n"));
+  EXPECT_EQ(listed.metrics_allow, (std::vector<std::string>{"10.1.0.0/16", "::1"}));
+  EXPECT_TRUE(load_config_file(dir.write("off.toml", "[gateway]\nmetrics_allow = []\n"))
+                  .metrics_allow.empty());
+  const std::string path = dir.write("bad.toml", "[gateway]\nmetrics_allow = [\"10.1.0.0/33\"]\n");
+  const std::string error = config_error(path);
+  EXPECT_TRUE(error.starts_with(path + ": gateway.metrics_allow: \"10.1.0.0/33\""))
+      << (error.empty() ? "accepted" : error);
+}
+
 // ---------------------------------------------------------------------------
 
 struct DurationRow {

@@ -1,11 +1,13 @@
 // A real console-gw Server (in this process) whose only host is libvirt's test
 // driver (test://, in-process) with an EchoConsole behind it: stopping the
-// gateway, its pings, its listening socket. No libvirtd, no QEMU, so these run
-// in parallel with other tests (see CMakeLists.txt).
+// gateway, its pings, its listening socket, its /metrics (checked by Debian's
+// promtool), and the real console-gw binary's JSON log. No libvirtd, no QEMU,
+// so these run in parallel with other tests (see CMakeLists.txt).
 #include "gateway/config.hpp"
 #include "gateway/server.hpp"
 #include "tests/support/closed_port.hpp"
 #include "tests/support/echo_console.hpp"
+#include "tests/support/process.hpp"
 #include "tests/support/scratch.hpp"
 #include "tests/support/ws_client.hpp"
 #include "token/token.hpp"
@@ -14,15 +16,22 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/json.hpp>
 
 #include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <thread>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace cgw {
@@ -36,7 +45,8 @@ using namespace std::chrono_literals;
 // console is an EchoConsole; `client()` opens a WebSocket to that console.
 class OwnGateway {
  public:
-  explicit OwnGateway(std::chrono::seconds ping_interval = 30s, std::uint16_t port = 0) {
+  explicit OwnGateway(std::chrono::seconds ping_interval = 30s, std::uint16_t port = 0,
+                      const std::function<void(gateway::Config&)>& adjust = {}) {
     secret_ = scratch_.hs256_secret("token.key");
     gateway::Config config;
     config.listen = "127.0.0.1";
@@ -50,6 +60,7 @@ class OwnGateway {
                scratch_.write("node.xml", test::test_driver_node(echo_.port(), closed_.port()));
     fake.vnc_security_gateway = false;  // the echo console speaks no RFB
     config.hosts = {fake};
+    if (adjust) adjust(config);
     gateway::finish_config(config);
     server_.emplace(std::move(config));
     server_->start();
@@ -71,6 +82,7 @@ class OwnGateway {
     return test::WsClient::connect(o);
   }
   gateway::Server& server() { return *server_; }
+  std::uint16_t port() const { return server_->port(); }
   // Waits until run() has returned (after stop()).
   void wait_stopped() {
     if (serving_.joinable()) serving_.join();
@@ -184,6 +196,213 @@ TEST(GatewayListen, AnotherProcessesReusePortGroupIsNotJoined) {
   ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size), 0);
   EXPECT_THROW(OwnGateway(30s, ntohs(address.sin_port)), boost::system::system_error);
   ::close(fd);
+}
+
+// ---------------------------------------------------------------------------
+// Metrics and logs
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The value of the sample `series` (name and labels, exactly as exposed), or
+// nullopt when the exposition has no such line.
+std::optional<double> sample(const std::string& exposition, const std::string& series) {
+  const std::string start = "\n" + series + " ";
+  const auto at = exposition.find(start);
+  if (at == std::string::npos) return std::nullopt;
+  return std::stod(exposition.substr(at + start.size()));
+}
+
+// Reads /metrics until `series` has `value` (the server counts a session's end
+// on its own thread, a moment after the client saw it), or the deadline passes.
+std::string metrics_when(std::uint16_t port, const std::string& series, double value) {
+  std::string text;
+  for (int i = 0; i < 200; ++i) {
+    text = test::http_get(port, "/metrics").body;
+    if (sample(text, series) == value) break;
+    std::this_thread::sleep_for(25ms);
+  }
+  return text;
+}
+
+// One session opened and ended, one bad token refused: the counters moved.
+TEST(GatewayMetrics, CountSessionsRefusalsAndBytes) {
+  OwnGateway gw;
+  {
+    auto client = gw.client();
+    client->write("hello");
+    ASSERT_EQ(client->read_exactly(5), "hello");
+    const std::string open = test::http_get(gw.port(), "/metrics").body;
+    EXPECT_EQ(sample(open, "console_gw_sessions_active"), 1) << open;
+    EXPECT_EQ(sample(open, "console_gw_libvirt_connected{host=\"fake\"}"), 1) << open;
+    client->close();
+  }
+  const test::HttpResponse refused = test::http_get(gw.port(), "/websockify?token=not-a-token");
+  EXPECT_EQ(refused.status, 401);
+
+  const std::string text = metrics_when(gw.port(), "console_gw_sessions_active", 0);
+  EXPECT_EQ(sample(text, "console_gw_sessions_active"), 0) << text;
+  EXPECT_EQ(sample(text, "console_gw_sessions_total{outcome=\"connected\"}"), 1) << text;
+  EXPECT_EQ(sample(text, "console_gw_sessions_total{outcome=\"ended\"}"), 1) << text;
+  EXPECT_EQ(sample(text, "console_gw_sessions_total{outcome=\"refused\"}"), 1) << text;
+  EXPECT_EQ(sample(text, "console_gw_refusals_total{code=\"4401\",reason=\"invalid_token\"}"), 1)
+      << text;
+  EXPECT_EQ(sample(text, "console_gw_token_rejections_total{reason=\"malformed\"}"), 1) << text;
+  EXPECT_EQ(sample(text, "console_gw_session_bytes_total{direction=\"to_console\"}"), 5) << text;
+  EXPECT_EQ(sample(text, "console_gw_session_bytes_total{direction=\"to_client\"}"), 5) << text;
+  EXPECT_EQ(sample(text, "console_gw_session_setup_seconds_count{path=\"direct\"}"), 1) << text;
+  EXPECT_EQ(sample(text, "console_gw_session_setup_seconds_bucket{path=\"direct\",le=\"10\"}"), 1)
+      << text;
+  EXPECT_EQ(sample(text, "console_gw_session_duration_seconds_count"), 1) << text;
+  EXPECT_EQ(sample(text, "console_gw_libvirt_connected{host=\"fake\"}"), 1) << text;
+  EXPECT_NE(text.find("\nconsole_gw_build_info{version=\""), std::string::npos) << text;
+  EXPECT_GT(sample(text, "process_start_time_seconds").value_or(0), 1.7e9) << text;
+}
+
+// Debian's promtool (package prometheus) reads what a running gateway exposes
+// and has nothing to say about it.
+TEST(GatewayMetrics, PromtoolAcceptsTheExposition) {
+  const std::string promtool = CGW_TEST_PROMTOOL;
+  ASSERT_EQ(::access(promtool.c_str(), X_OK), 0)
+      << "promtool not found (" << promtool << "): run scripts/install-deps";
+  OwnGateway gw;
+  {
+    auto client = gw.client();
+    client->write("x");
+    ASSERT_EQ(client->read_exactly(1), "x");
+    client->close();
+  }
+  test::http_get(gw.port(), "/websockify?token=x");
+  const std::string text = metrics_when(gw.port(), "console_gw_sessions_active", 0);
+  test::Scratch scratch;
+  const std::string input = scratch.write("metrics.txt", text);
+  const std::string output = scratch.path("promtool.out");
+  const int status =
+      std::system((promtool + " check metrics < '" + input + "' > '" + output + "' 2>&1").c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << slurp(output) << "\n" << text;
+  EXPECT_EQ(slurp(output), "") << text;
+}
+
+// /metrics names hosts: only the peers in gateway.metrics_allow read it;
+// others, and everyone when the list is empty, find nothing there.
+TEST(GatewayMetrics, OnlyAllowedPeersReadMetrics) {
+  OwnGateway elsewhere(30s, 0, [](gateway::Config& c) { c.metrics_allow = {"10.0.0.0/8"}; });
+  const test::HttpResponse refused = test::http_get(elsewhere.port(), "/metrics");
+  EXPECT_EQ(refused.status, 404);
+  EXPECT_EQ(refused.body.find("console_gw"), std::string::npos);
+
+  OwnGateway off(30s, 0, [](gateway::Config& c) { c.metrics_allow.clear(); });
+  EXPECT_EQ(test::http_get(off.port(), "/metrics").status, 404);
+
+  OwnGateway loopback;  // the default: 127.0.0.0/8 and ::1
+  EXPECT_EQ(test::http_get(loopback.port(), "/metrics").status, 200);
+}
+
+// The real binary with --log-format json: every line it writes is one JSON
+// object, and the session's start and end carry their fields with their types.
+TEST(GatewayLogs, JsonFormatWritesOneObjectPerLine) {
+  test::Scratch scratch;
+  test::EchoConsole echo;
+  test::ClosedPort closed;
+  const std::string secret = scratch.hs256_secret("token.key");
+  const std::uint16_t port = test::free_port();
+  const std::string node =
+      scratch.write("node.xml", test::test_driver_node(echo.port(), closed.port()));
+  const std::string config = scratch.write(
+      "gw.toml", "[gateway]\nlisten = \"127.0.0.1\"\nport = " + std::to_string(port) +
+                     "\n[tokens]\nkey_file = \"" + secret + "\"\n[hosts.fake]\nuri = \"test://" +
+                     node + "\"\nvnc_security = \"passthrough\"\n");
+  const std::string log = scratch.path("gateway.log");
+  const pid_t gateway = test::spawn({CONSOLE_GW, "--config", config, "--log-format", "json"}, log);
+  // Stops the gateway once, here or when the test ends early. Only a positive
+  // pid is ever signalled: kill(-1) would signal every process.
+  struct Stop {
+    pid_t pid;
+    void now() {
+      if (pid <= 0) return;
+      ::kill(pid, SIGTERM);
+      ::waitpid(pid, nullptr, 0);
+      pid = 0;
+    }
+    ~Stop() { now(); }
+  } stop{gateway};
+  ASSERT_GT(gateway, 0);
+  bool up = false;
+  for (int i = 0; i < 400 && !up; ++i) {
+    try {
+      up = test::http_get(port, "/healthz").status == 200;
+    } catch (const std::exception&) {
+      std::this_thread::sleep_for(25ms);
+    }
+  }
+  ASSERT_TRUE(up) << slurp(log);
+
+  token::MintRequest request;
+  request.host_id = "fake";
+  request.uuid = test::kEchoUuid;
+  test::WsOptions options;
+  options.port = port;
+  options.target =
+      "/websockify?token=" + token::mint(token::SigningKey::load_file(secret), request);
+  {
+    auto client = test::WsClient::connect(options);
+    client->write("abc");
+    ASSERT_EQ(client->read_exactly(3), "abc");
+    client->close();
+  }
+  EXPECT_EQ(test::http_get(port, "/websockify?token=bad").status, 401);
+  metrics_when(port, "console_gw_sessions_total{outcome=\"ended\"}", 1);
+  stop.now();
+
+  namespace json = boost::json;
+  std::istringstream lines(slurp(log));
+  std::vector<json::object> started, ended, refused;
+  int count = 0;
+  for (std::string line; std::getline(lines, line); ++count) {
+    boost::system::error_code ec;
+    const json::value value = json::parse(line, ec);
+    ASSERT_FALSE(ec) << "not JSON: " << line;
+    ASSERT_TRUE(value.is_object()) << line;
+    const json::object& o = value.as_object();
+    for (const char* key : {"ts", "level", "component", "msg"}) {
+      ASSERT_TRUE(o.contains(key) && o.at(key).is_string()) << key << " in " << line;
+    }
+    const json::value* outcome = o.if_contains("outcome");
+    if (!outcome) continue;
+    if (*outcome == "connected") started.push_back(o);
+    if (*outcome == "ended") ended.push_back(o);
+    if (*outcome == "refused") refused.push_back(o);
+  }
+  EXPECT_GT(count, 3);
+  ASSERT_EQ(started.size(), 1u) << slurp(log);
+  ASSERT_EQ(ended.size(), 1u) << slurp(log);
+  ASSERT_EQ(refused.size(), 1u) << slurp(log);
+  for (const json::object* o : {&started[0], &ended[0]}) {
+    EXPECT_EQ(o->at("component"), "gateway");
+    EXPECT_EQ(o->at("level"), "info");
+    EXPECT_TRUE(o->at("session").is_number());
+    EXPECT_TRUE(o->at("client").as_string().starts_with("127.0.0.1:"));
+    EXPECT_EQ(o->at("host"), "fake");
+    EXPECT_EQ(o->at("uuid"), test::kEchoUuid);
+    EXPECT_EQ(o->at("path"), "direct");
+  }
+  EXPECT_EQ(started[0].at("msg"), "session started");
+  EXPECT_EQ(started[0].at("domain"), "echo");
+  EXPECT_TRUE(started[0].at("setup").is_number());
+  EXPECT_EQ(ended[0].at("msg"), "session ended");
+  EXPECT_EQ(ended[0].at("session"), started[0].at("session"));
+  EXPECT_EQ(ended[0].at("to_console").to_number<int>(), 3);
+  EXPECT_EQ(ended[0].at("to_client").to_number<int>(), 3);
+  EXPECT_TRUE(ended[0].at("duration").is_number());
+  EXPECT_EQ(refused[0].at("code").to_number<int>(), 4401);
+  EXPECT_EQ(refused[0].at("reason"), "malformed token");
+  EXPECT_EQ(refused[0].at("host"), "-");
+  EXPECT_EQ(refused[0].at("path"), "-");
 }
 
 }  // namespace

@@ -213,6 +213,8 @@ TEST_F(SshTunnelGateway, LoopbackConsoleIsReachedOnlyThroughSsh) {
   EXPECT_NE(test::rfb_connect(*client).name.find(vm.name()), std::string::npos);
   EXPECT_NE(slurp(log_).find("tcp 127.0.0.1:" + port), std::string::npos) << slurp(log_);
   EXPECT_NE(slurp(log_).find("via=\"ssh "), std::string::npos) << slurp(log_);
+  // The session lines name the path taken.
+  EXPECT_NE(slurp(log_).find(" path=ssh outcome=connected "), std::string::npos) << slurp(log_);
 }
 
 TEST_F(SshTunnelGateway, UnixSocketConsoleIsReachedOnlyThroughSsh) {
