@@ -16,6 +16,8 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -51,6 +53,7 @@ class OwnGateway {
     fake.vnc_security_gateway = false;  // the echo console speaks no RFB
     config.hosts = {fake};
     gateway::finish_config(config);
+    config_ = config;
     server_.emplace(std::move(config));
     server_->start();
     serving_ = std::thread([this] { server_->run(); });
@@ -61,16 +64,31 @@ class OwnGateway {
     serving_.join();
   }
 
-  std::unique_ptr<test::WsClient> client() const {
+  // A token for the echo console, signed with `key_file` (by default the
+  // gateway's key file as it is now).
+  std::string token(const std::string& key_file = {}) const {
     token::MintRequest request;
     request.host_id = "fake";
     request.uuid = test::kEchoUuid;
+    return token::mint(token::SigningKey::load_file(key_file.empty() ? secret_ : key_file),
+                       request);
+  }
+  std::unique_ptr<test::WsClient> client(const std::string& key_file = {}) const {
     test::WsOptions o;
     o.port = server_->port();
-    o.target = "/websockify?token=" + token::mint(token::SigningKey::load_file(secret_), request);
+    o.target = "/websockify?token=" + token(key_file);
     return test::WsClient::connect(o);
   }
+  // The HTTP status of a console request with a token signed with `key_file`:
+  // 426 (upgrade required) when the token is accepted, 401 when it is not.
+  int status_for(const std::string& key_file) const {
+    return test::http_get(server_->port(), "/websockify?token=" + token(key_file)).status;
+  }
   gateway::Server& server() { return *server_; }
+  // The configuration it started with, for a reload.
+  const gateway::Config& config() const { return config_; }
+  const test::Scratch& scratch() const { return scratch_; }
+  const std::string& key_file() const { return secret_; }
   // Waits until run() has returned (after stop()).
   void wait_stopped() {
     if (serving_.joinable()) serving_.join();
@@ -81,6 +99,7 @@ class OwnGateway {
   test::EchoConsole echo_;
   test::ClosedPort closed_;  // the "closed" domain's console, bound while the gateway lives
   std::string secret_;
+  gateway::Config config_;
   std::optional<gateway::Server> server_;
   std::thread serving_;
 };
@@ -184,6 +203,53 @@ TEST(GatewayListen, AnotherProcessesReusePortGroupIsNotJoined) {
   ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size), 0);
   EXPECT_THROW(OwnGateway(30s, ntohs(address.sin_port)), boost::system::system_error);
   ::close(fd);
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// A reload (SIGHUP) reads the token key file again: tokens signed with the new
+// key open consoles, the old key's are refused, and a console opened before the
+// reload goes on streaming.
+TEST(GatewayReload, NewTokenKeyServesNewSessionsAndOpenOnesGoOn) {
+  OwnGateway gw;
+  const std::string key_a = gw.scratch().write("a.key", read_file(gw.key_file()));
+  const std::string key_b = gw.scratch().hs256_secret("b.key");
+  auto opened_before = gw.client(key_a);
+  opened_before->write("before");
+  ASSERT_EQ(opened_before->read_exactly(6), "before");
+  ASSERT_EQ(gw.status_for(key_a), 426);
+  ASSERT_EQ(gw.status_for(key_b), 401);
+
+  gw.scratch().write("token.key", read_file(key_b));
+  gw.server().reload(gw.config());
+
+  EXPECT_EQ(gw.status_for(key_a), 401);
+  EXPECT_EQ(gw.status_for(key_b), 426);
+  auto opened_after = gw.client(key_b);
+  opened_after->write("after");
+  EXPECT_EQ(opened_after->read_exactly(5), "after");
+  opened_before->write("still");
+  EXPECT_EQ(opened_before->read_exactly(5), "still");
+}
+
+// A reload whose key can't be loaded changes nothing: the key in use goes on.
+TEST(GatewayReload, BrokenKeyIsRefusedAndTheOldOneServes) {
+  OwnGateway gw;
+  const std::string key_a = gw.scratch().write("a.key", read_file(gw.key_file()));
+  gw.scratch().write("token.key", "");
+  try {
+    gw.server().reload(gw.config());
+    FAIL() << "an empty key file was accepted";
+  } catch (const gateway::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("tokens.key_file"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(gw.status_for(key_a), 426);
+  auto client = gw.client(key_a);
+  client->write("x");
+  EXPECT_EQ(client->read_exactly(1), "x");
 }
 
 }  // namespace
