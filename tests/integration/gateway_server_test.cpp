@@ -21,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <thread>
+#include <tuple>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -38,7 +39,9 @@ using namespace std::chrono_literals;
 // console is an EchoConsole; `client()` opens a WebSocket to that console.
 class OwnGateway {
  public:
-  explicit OwnGateway(std::chrono::seconds ping_interval = 30s, std::uint16_t port = 0) {
+  // With `tls`, a self-signed certificate (cert_file()) serves wss:// too.
+  explicit OwnGateway(std::chrono::seconds ping_interval = 30s, std::uint16_t port = 0,
+                      bool tls = false) {
     secret_ = scratch_.hs256_secret("token.key");
     gateway::Config config;
     config.listen = "127.0.0.1";
@@ -46,6 +49,7 @@ class OwnGateway {
     config.threads = 2;  // two network threads (sessions handed between them), on any machine
     config.token_key_file = secret_;
     config.ping_interval = ping_interval;
+    if (tls) std::tie(config.cert, config.key) = scratch_.tls_certificate("tls");
     gateway::HostConfig fake;
     fake.id = "fake";
     fake.uri = "test://" +
@@ -77,6 +81,15 @@ class OwnGateway {
     test::WsOptions o;
     o.port = server_->port();
     o.target = "/websockify?token=" + token(key_file);
+    return test::WsClient::connect(o);
+  }
+  // Over wss://, trusting only `ca_file` (a self-signed certificate).
+  std::unique_ptr<test::WsClient> tls_client(const std::string& ca_file) const {
+    test::WsOptions o;
+    o.port = server_->port();
+    o.target = "/websockify?token=" + token();
+    o.tls = true;
+    o.ca_file = ca_file;
     return test::WsClient::connect(o);
   }
   // The HTTP status of a console request with a token signed with `key_file`:
@@ -250,6 +263,35 @@ TEST(GatewayReload, BrokenKeyIsRefusedAndTheOldOneServes) {
   auto client = gw.client(key_a);
   client->write("x");
   EXPECT_EQ(client->read_exactly(1), "x");
+}
+
+// A reload reads the certificate and key again: new TLS handshakes present the
+// new certificate, and a wss:// console opened before goes on with the old one.
+TEST(GatewayReload, NewCertificateServesNewHandshakes) {
+  OwnGateway gw(30s, 0, true);
+  const std::string cert_a = gw.config().cert;
+  auto opened_before = gw.tls_client(cert_a);
+  opened_before->write("a");
+  ASSERT_EQ(opened_before->read_exactly(1), "a");
+
+  gateway::Config next = gw.config();
+  std::tie(next.cert, next.key) = gw.scratch().tls_certificate("tls-b");
+  gw.server().reload(next);
+
+  auto opened_after = gw.tls_client(next.cert);
+  opened_after->write("b");
+  EXPECT_EQ(opened_after->read_exactly(1), "b");
+  EXPECT_ANY_THROW(gw.tls_client(cert_a)) << "the old certificate is still presented";
+  opened_before->write("c");
+  EXPECT_EQ(opened_before->read_exactly(1), "c");
+
+  // A certificate that can't be loaded changes nothing.
+  gateway::Config broken = next;
+  broken.cert = gw.scratch().write("missing/tls.crt", "not a certificate");
+  EXPECT_THROW(gw.server().reload(broken), gateway::ConfigError);
+  auto after_broken = gw.tls_client(next.cert);
+  after_broken->write("d");
+  EXPECT_EQ(after_broken->read_exactly(1), "d");
 }
 
 }  // namespace
