@@ -134,7 +134,9 @@ if [ -n "$gateway_pid" ]; then
   [ "$runs_as" = "$(id -u console-gw) $(id -g console-gw)" ] || fail "runs as uid, gid '$runs_as'"
 fi
 # The generated key verifies tokens signed with it: a token for an unknown
-# domain gets past the token check (404 with libvirtd, 502 without), not 401.
+# domain gets past the token check, not 401: 404 where console-gw may use
+# libvirtd, 502 where it may not (no libvirtd; or no D-Bus system bus for
+# libvirtd's polkit check, as in a container without systemd).
 token=$(/usr/bin/console-gw token --host local --uuid 00000000-0000-4000-8000-000000000000 \
   --signing-key /etc/console-gw/token.key)
 status=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/websockify?token=$token")
