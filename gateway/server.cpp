@@ -83,25 +83,24 @@ struct Server::Impl {
                                : std::max(1u, std::thread::hardware_concurrency())),
         contexts(make_contexts(threads)),
         ioc(*contexts.front()),
-        initial_credentials(load_credentials(config)),
-        credentials(initial_credentials),
+        initial(load_credentials(config)),
+        credentials(initial),
         security(host_securities(config)),
         hypervisors(host_specs(config), libvirt::HypervisorOptions{config.libvirt_timeout}),
         ssh_tunnels(make_ssh_tunnels(config, ioc)),
         connector(tunnel::ConnectorOptions{config.connect_timeout}, ssh_tunnels),
         acceptor(ioc),
         origin_policy{config.public_host, config.allowed_origins},
-        services{
-            config,
-            credentials,
-            Authority{origin_policy, initial_credentials->verifier, hypervisors, routes, &security},
-            ConsoleOpeners{connector},
-            session_log,
-            sessions,
-            TrustedProxies(config.trusted_proxies),
-            {},
-            {},
-            {}} {
+        services{config,
+                 credentials,
+                 Authority{origin_policy, initial->verifier, hypervisors, routes, &security},
+                 ConsoleOpeners{connector},
+                 session_log,
+                 sessions,
+                 TrustedProxies(config.trusted_proxies),
+                 {},
+                 {},
+                 {}} {
     for (const HostConfig& host : config.hosts) routes.emplace(host.id, make_route(host));
     if (!config.web.empty()) services.web.emplace(config.web);
     // The browser clients: served when installed (Debian's novnc and spice-html5).
@@ -154,8 +153,9 @@ struct Server::Impl {
   net::io_context& ioc;
   std::vector<net::executor_work_guard<net::io_context::executor_type>> guards;
   std::size_t next_context_index = 0;  // used by the acceptor only
-  // Kept for the lifetime of the Server: Services::authority refers to its verifier.
-  std::shared_ptr<const Credentials> initial_credentials;
+  // The credentials at start, kept for the lifetime of the Server:
+  // Services::authority refers to their verifier.
+  std::shared_ptr<const Credentials> initial;
   CurrentCredentials credentials;  // a reload replaces them
   HostSecurities security;
   libvirt::Hypervisors hypervisors;
