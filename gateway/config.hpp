@@ -41,6 +41,8 @@ struct HostConfig {
   std::string console_cert;
   std::string console_key;
   std::string console_tls_name;  // the name the console's certificate must carry
+
+  bool operator==(const HostConfig&) const = default;  // a reload tells whether hosts changed
 };
 
 enum class TokenMode { jwt, plain };

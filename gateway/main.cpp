@@ -62,7 +62,14 @@ int print_url(const cgw::gateway::UrlCommand& cmd) {
   return 0;
 }
 
-int serve(cgw::gateway::Config config) {
+// A reload reads the configuration as the start did: the same file, the same
+// flags over it. Throws ConfigError when it is broken now.
+cgw::gateway::Config read_config_again(const std::vector<std::string>& args) {
+  auto command = cgw::gateway::parse_command_line(args);
+  return std::move(std::get<cgw::gateway::ServeCommand>(command).config);
+}
+
+int serve(cgw::gateway::Config config, const std::vector<std::string>& args) {
   cgw::log::Level level{};
   cgw::log::parse_level(config.log_level, level);
   cgw::log::set_level(level);
@@ -74,8 +81,10 @@ int serve(cgw::gateway::Config config) {
   std::signal(SIGPIPE, SIG_IGN);
   try {
     cgw::gateway::Server server(std::move(config));
-    server.start();
+    // The signals first: start() tells systemd it is ready, which may signal at once.
     server.stop_on_signals();
+    server.reload_on_sighup([args] { return read_config_again(args); });
+    server.start();
     server.run();
     return 0;
   } catch (const cgw::gateway::ConfigError& e) {
@@ -113,5 +122,5 @@ int main(int argc, char** argv) {
   }
   if (auto* token = std::get_if<cgw::gateway::TokenCommand>(&command)) return mint_token(*token);
   if (auto* url = std::get_if<cgw::gateway::UrlCommand>(&command)) return print_url(*url);
-  return serve(std::move(std::get<cgw::gateway::ServeCommand>(command).config));
+  return serve(std::move(std::get<cgw::gateway::ServeCommand>(command).config), args);
 }

@@ -2,9 +2,12 @@
 
 #include "common/log.hpp"
 #include "gateway/console_security.hpp"
+#include "gateway/credentials.hpp"
 #include "gateway/gateway_metrics.hpp"
 #include "gateway/host_routes.hpp"
+#include "gateway/reload.hpp"
 #include "gateway/request_rules.hpp"
+#include "gateway/service_notify.hpp"
 #include "gateway/services.hpp"
 #include "gateway/session.hpp"
 #include "gateway/session_events.hpp"
@@ -20,11 +23,8 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
-#include <openssl/ssl.h>
 
 #include <algorithm>
 #include <atomic>
@@ -35,63 +35,12 @@ namespace cgw::gateway {
 namespace {
 
 namespace net = boost::asio;
-namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 
 constexpr log::Logger logger{"gateway"};
 
 std::string origin_of(const Config& config) {
   return config.file.empty() ? "command line" : config.file;
-}
-
-token::Verifier make_verifier(const Config& config) {
-  if (config.token_mode == TokenMode::plain) {
-    logger.warn(
-        "tokens.mode = \"plain\": tokens are unsigned and never expire; anyone who knows "
-        "a host ID and a domain UUID can open its console");
-    return token::Verifier::plain();
-  }
-  try {
-    token::Policy policy;
-    policy.audience = config.audience;
-    policy.max_ttl = config.max_ttl;
-    return token::Verifier(token::VerificationKey::load_file(config.token_key_file), policy);
-  } catch (const token::KeyError& e) {
-    throw ConfigError(origin_of(config) + ": tokens.key_file: " + e.what());
-  }
-}
-
-std::unique_ptr<ssl::context> make_tls(const Config& config) {
-  if (config.cert.empty()) return nullptr;
-  auto ctx = std::make_unique<ssl::context>(ssl::context::tls_server);
-  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                   ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
-                   ssl::context::single_dh_use | ssl::context::no_compression);
-  SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
-  // TLS 1.2 only with forward secrecy and AEAD; TLS 1.3 suites are OpenSSL's defaults.
-  SSL_CTX_set_cipher_list(ctx->native_handle(),
-                          "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-                          "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-                          "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305");
-  SSL_CTX_set_options(ctx->native_handle(), SSL_OP_NO_RENEGOTIATION);
-  // Idle TLS connections give their read and write buffers back.
-  SSL_CTX_set_mode(ctx->native_handle(), SSL_MODE_RELEASE_BUFFERS);
-  boost::system::error_code ec;
-  ctx->use_certificate_chain_file(config.cert, ec);
-  if (ec) {
-    throw ConfigError(origin_of(config) + ": gateway.cert: cannot load certificate chain from " +
-                      config.cert + ": " + ec.message());
-  }
-  const std::string& key = config.key.empty() ? config.cert : config.key;
-  ctx->use_private_key_file(key, ssl::context::pem, ec);
-  if (ec) {
-    throw ConfigError(origin_of(config) + ": gateway.key: cannot load private key from " + key +
-                      ": " + ec.message());
-  }
-  if (SSL_CTX_check_private_key(ctx->native_handle()) != 1) {
-    throw ConfigError(origin_of(config) + ": gateway.key: does not match gateway.cert");
-  }
-  return ctx;
 }
 
 std::shared_ptr<tunnel::SshTunnels> make_ssh_tunnels(const Config& config, net::io_context& ioc) {
@@ -110,8 +59,8 @@ struct Server::Impl {
                                : std::max(1u, std::thread::hardware_concurrency())),
         contexts(make_contexts(threads)),
         ioc(*contexts.front()),
-        tls(make_tls(config)),
-        verifier(make_verifier(config)),
+        initial(load_credentials(config)),
+        credentials(initial),
         security(host_securities(config)),
         hypervisors(host_specs(config), libvirt::HypervisorOptions{config.libvirt_timeout}),
         ssh_tunnels(make_ssh_tunnels(config, ioc)),
@@ -119,8 +68,8 @@ struct Server::Impl {
         acceptor(ioc),
         origin_policy{config.public_host, config.allowed_origins},
         services{config,
-                 tls ? tls->native_handle() : nullptr,
-                 Authority{origin_policy, verifier, hypervisors, routes, &security},
+                 credentials,
+                 Authority{origin_policy, initial->verifier, hypervisors, routes, &security},
                  ConsoleOpeners{connector},
                  events,
                  sessions,
@@ -203,8 +152,10 @@ struct Server::Impl {
   net::io_context& ioc;
   std::vector<net::executor_work_guard<net::io_context::executor_type>> guards;
   std::size_t next_context_index = 0;  // used by the acceptor only
-  std::unique_ptr<ssl::context> tls;
-  token::Verifier verifier;
+  // The credentials at start, kept for the lifetime of the Server:
+  // Services::authority refers to their verifier.
+  std::shared_ptr<const Credentials> initial;
+  CurrentCredentials credentials;  // a reload replaces them
   HostSecurities security;
   libvirt::Hypervisors hypervisors;
   HostRoutes routes;
@@ -221,6 +172,8 @@ struct Server::Impl {
   Services services;
   std::atomic<std::uint64_t> next_session{1};
   std::optional<net::signal_set> signals;
+  std::optional<net::signal_set> reload_signals;  // SIGHUP
+  std::function<Config()> read_config;            // for SIGHUP
   std::optional<net::steady_timer> drain_timer;
 };
 
@@ -280,10 +233,12 @@ void Server::start() {
   acceptor.set_option(net::socket_base::reuse_address(true));
   acceptor.bind(endpoint);
   acceptor.listen(net::socket_base::max_listen_connections);
-  logger.info("listening on ", config.listen, ":", port(), impl_->tls ? " (ws and wss)" : " (ws)",
+  const bool tls = impl_->credentials.get()->tls != nullptr;
+  logger.info("listening on ", config.listen, ":", port(), tls ? " (ws and wss)" : " (ws)",
               config.ssl_only ? ", TLS only" : "", " with ", impl_->threads, " threads, ",
               config.hosts.size(), " host(s)");
   net::co_spawn(impl_->ioc, accept_loop(impl_.get()), net::detached);
+  service_notify::ready("listening on " + config.listen + ":" + std::to_string(port()));
 }
 
 std::uint16_t Server::port() const { return impl_->acceptor.local_endpoint().port(); }
@@ -304,8 +259,52 @@ void Server::stop_on_signals() {
   impl_->signals->async_wait([this](const boost::system::error_code& ec, int signal) {
     if (ec) return;
     logger.info("signal ", signal, ": stopping");
+    service_notify::stopping();
     stop();
   });
+}
+
+void Server::reload(const Config& next) {
+  Impl& impl = *impl_;
+  // Everything is loaded before anything changes: a broken file changes nothing.
+  log::Level level{};
+  if (!log::parse_level(next.log_level, level)) {
+    throw ConfigError(origin_of(next) + ": gateway.log_level: must be debug, info, warn or error");
+  }
+  std::shared_ptr<const Credentials> loaded = load_credentials(next);
+  impl.credentials.replace(std::move(loaded));
+  log::set_level(level);
+  const std::vector<std::string> fixed = restart_only_changes(impl.config, next);
+  std::string list;
+  for (const std::string& key : fixed) list += (list.empty() ? "" : ", ") + key;
+  logger.info("reloaded ", origin_of(next), ": token key, TLS certificate and log level",
+              fixed.empty() ? "" : "; changed but needs a restart (still as before): ", list);
+}
+
+namespace {
+
+void await_reload_signal(Server* server, Server::Impl* impl) {
+  impl->reload_signals->async_wait([server, impl](const boost::system::error_code& ec, int) {
+    if (ec) return;
+    logger.info("signal SIGHUP: reloading the configuration");
+    service_notify::reloading();
+    try {
+      server->reload(impl->read_config());
+      service_notify::ready("reloaded; listening on port " + std::to_string(server->port()));
+    } catch (const ConfigError& e) {
+      logger.error("reload refused: ", e.what(), "; still serving the previous configuration");
+      service_notify::ready("reload refused; serving the previous configuration");
+    }
+    await_reload_signal(server, impl);
+  });
+}
+
+}  // namespace
+
+void Server::reload_on_sighup(std::function<Config()> read) {
+  impl_->read_config = std::move(read);
+  impl_->reload_signals.emplace(impl_->ioc, SIGHUP);
+  await_reload_signal(this, impl_.get());
 }
 
 void Server::stop() {
@@ -314,6 +313,7 @@ void Server::stop() {
     boost::system::error_code ignored;
     impl->acceptor.close(ignored);
     if (impl->signals) impl->signals->cancel(ignored);
+    if (impl->reload_signals) impl->reload_signals->cancel(ignored);
     // Open consoles are told 1001 "gateway restarting" and given a moment to
     // finish their close handshakes; then everything else is cut.
     const std::size_t open = impl->sessions.end_all();

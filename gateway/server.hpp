@@ -10,6 +10,7 @@
 #include "gateway/config.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 
 namespace cgw::tunnel {
@@ -36,6 +37,18 @@ class Server {
   // stop_on_signals() makes SIGINT and SIGTERM call it.
   void stop();
   void stop_on_signals();
+
+  // Applies what may change while serving from `next`, a configuration read
+  // afresh (the same file and flags): the token key and policy, the TLS
+  // certificate and key, and the log level. New connections get them;
+  // established sessions keep what they began with. Other settings that differ
+  // are logged as needing a restart. Throws ConfigError, changing nothing,
+  // when `next`'s key or certificate can't be loaded. Any thread may call it.
+  void reload(const Config& next);
+  // SIGHUP calls `read` (which re-reads the configuration and throws
+  // ConfigError when it is broken), then reload(). A ConfigError is logged in
+  // one line and the configuration in use keeps serving.
+  void reload_on_sighup(std::function<Config()> read);
 
   struct Impl;  // defined in server.cpp
 

@@ -1,17 +1,17 @@
 // Services: what every session of the gateway shares. Owned by the Server and
 // read-only while it serves; the parts synchronise themselves where they change
-// (the libvirt connections, the SSH sessions, the registry, the listeners).
+// (the libvirt connections, the SSH sessions, the registry, the listeners, the
+// credentials that a reload replaces).
 #pragma once
 
 #include "common/console_kind.hpp"
 #include "gateway/authorize.hpp"
 #include "gateway/gateway_metrics.hpp"
+#include "gateway/credentials.hpp"
 #include "gateway/static_files.hpp"
 #include "gateway/trusted_proxies.hpp"
 
 #include <optional>
-
-struct ssl_ctx_st;  // OpenSSL's SSL_CTX
 
 namespace cgw::tunnel {
 class ConsoleOpener;
@@ -36,7 +36,10 @@ struct ConsoleOpeners {
 
 struct Services {
   const Config& config;
-  ssl_ctx_st* tls = nullptr;  // the server's TLS context; null without a certificate
+  // The token verifier and TLS context for new sessions; a reload replaces them.
+  const CurrentCredentials& credentials;
+  // Its verifier is the one at start: a session authorises with authority_for()
+  // and the credentials it took when it began.
   Authority authority;
   ConsoleOpeners openers;
   SessionEvents& events;
@@ -46,6 +49,11 @@ struct Services {
   std::optional<StaticFiles> novnc;  // noVNC at <base>/novnc/
   std::optional<StaticFiles> spice;  // spice-html5 at <base>/spice/
   MetricsEndpoint metrics;           // <base>/metrics
+
+  Authority authority_for(const Credentials& session) const {
+    return {authority.origin_policy, session.verifier, authority.hypervisors, authority.routes,
+            authority.security};
+  }
 };
 
 }  // namespace cgw::gateway

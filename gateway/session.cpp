@@ -55,6 +55,9 @@ struct SessionState {
   net::ip::address peer;
   std::string scheme = "http";  // how the browser reached us: http(s), as seen or forwarded
   bool secure = false;          // TLS on our own socket
+  // The token verifier and TLS context current when the session began: a
+  // reload does not change them under it.
+  std::shared_ptr<const Credentials> credentials;
 };
 
 std::string prefix(const SessionState& state) { return SessionLogWriter::prefix(state.info); }
@@ -126,7 +129,8 @@ struct Connected {
 net::awaitable<Connected> connect_console(Services& s, const Request& req, std::string_view target,
                                           SessionState& state) {
   Connected c;
-  Decision decision = co_await authorize(s.authority, console_request(req, target, state));
+  const Authority authority = s.authority_for(*state.credentials);
+  Decision decision = co_await authorize(authority, console_request(req, target, state));
   note_names(state, decision);
   if (!decision) {
     c.refused = std::move(decision.refused);
@@ -372,8 +376,9 @@ net::awaitable<bool> answer_http(Stream& stream, const Request& req, const Route
       co_return co_await send(stream, req, res);
     }
     case Kind::console_page: {
+      const Authority authority = s.authority_for(*state.credentials);
       const Decision decision =
-          co_await authorize(s.authority, console_request(req, route.target, state));
+          co_await authorize(authority, console_request(req, route.target, state));
       note_names(state, decision);
       if (decision) {
         s.events.page_served(state.info, decision.target->console);
@@ -390,8 +395,9 @@ net::awaitable<bool> answer_http(Stream& stream, const Request& req, const Route
       co_return co_await send(stream, req, res);
     }
     case Kind::console_status: {
+      const Authority authority = s.authority_for(*state.credentials);
       const Decision decision =
-          co_await authorize(s.authority, console_request(req, route.target, state));
+          co_await authorize(authority, console_request(req, route.target, state));
       note_names(state, decision);
       if (!decision) {
         s.events.refused(state.info, decision.refused);
@@ -492,6 +498,7 @@ void report_session_end(std::exception_ptr error) {
 net::awaitable<void> run_session(tcp::socket socket, Services& s, std::uint64_t session_id) {
   SessionState state;
   state.info.id = session_id;
+  state.credentials = s.credentials.get();
   beast::error_code ec;
   const auto peer = socket.remote_endpoint(ec);
   if (!ec) {
@@ -514,14 +521,15 @@ net::awaitable<void> run_session(tcp::socket socket, Services& s, std::uint64_t 
   if (detect_error) co_return;
 
   if (is_tls) {
-    if (!s.tls) {
+    ssl_ctx_st* const tls_context = state.credentials->tls.get();
+    if (!tls_context) {
       SessionLogWriter::connection_refused(state.info, "TLS without a certificate configured");
       co_return;
     }
     // The bytes read while detecting are the start of the handshake: hand them over.
     const auto initial = buffer.cdata();
     websocket::TlsSocket tls(
-        stream.release_socket(), s.tls,
+        stream.release_socket(), tls_context,
         std::string_view(static_cast<const char*>(initial.data()), initial.size()));
     buffer.clear();
     tls.expires_after(detect_timeout);

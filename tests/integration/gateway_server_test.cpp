@@ -23,10 +23,12 @@
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -45,8 +47,9 @@ using namespace std::chrono_literals;
 // console is an EchoConsole; `client()` opens a WebSocket to that console.
 class OwnGateway {
  public:
+  // With `tls`, a self-signed certificate (cert_file()) serves wss:// too.
   explicit OwnGateway(std::chrono::seconds ping_interval = 30s, std::uint16_t port = 0,
-                      const std::function<void(gateway::Config&)>& adjust = {}) {
+                      const std::function<void(gateway::Config&)>& adjust = {}, bool tls = false) {
     secret_ = scratch_.hs256_secret("token.key");
     gateway::Config config;
     config.listen = "127.0.0.1";
@@ -54,6 +57,7 @@ class OwnGateway {
     config.threads = 2;  // two network threads (sessions handed between them), on any machine
     config.token_key_file = secret_;
     config.ping_interval = ping_interval;
+    if (tls) std::tie(config.cert, config.key) = scratch_.tls_certificate("tls");
     gateway::HostConfig fake;
     fake.id = "fake";
     fake.uri = "test://" +
@@ -62,6 +66,7 @@ class OwnGateway {
     config.hosts = {fake};
     if (adjust) adjust(config);
     gateway::finish_config(config);
+    config_ = config;
     server_.emplace(std::move(config));
     server_->start();
     serving_ = std::thread([this] { server_->run(); });
@@ -72,17 +77,41 @@ class OwnGateway {
     serving_.join();
   }
 
-  std::unique_ptr<test::WsClient> client() const {
+  // A token for the echo console, signed with `key_file` (by default the
+  // gateway's key file as it is now).
+  std::string token(const std::string& key_file = {}) const {
     token::MintRequest request;
     request.host_id = "fake";
     request.uuid = test::kEchoUuid;
+    return token::mint(token::SigningKey::load_file(key_file.empty() ? secret_ : key_file),
+                       request);
+  }
+  std::unique_ptr<test::WsClient> client(const std::string& key_file = {}) const {
     test::WsOptions o;
     o.port = server_->port();
-    o.target = "/websockify?token=" + token::mint(token::SigningKey::load_file(secret_), request);
+    o.target = "/websockify?token=" + token(key_file);
     return test::WsClient::connect(o);
+  }
+  // Over wss://, trusting only `ca_file` (a self-signed certificate).
+  std::unique_ptr<test::WsClient> tls_client(const std::string& ca_file) const {
+    test::WsOptions o;
+    o.port = server_->port();
+    o.target = "/websockify?token=" + token();
+    o.tls = true;
+    o.ca_file = ca_file;
+    return test::WsClient::connect(o);
+  }
+  // The HTTP status of a console request with a token signed with `key_file`:
+  // 426 (upgrade required) when the token is accepted, 401 when it is not.
+  int status_for(const std::string& key_file) const {
+    return test::http_get(server_->port(), "/websockify?token=" + token(key_file)).status;
   }
   gateway::Server& server() { return *server_; }
   std::uint16_t port() const { return server_->port(); }
+  // The configuration it started with, for a reload.
+  const gateway::Config& config() const { return config_; }
+  const test::Scratch& scratch() const { return scratch_; }
+  const std::string& key_file() const { return secret_; }
   // Waits until run() has returned (after stop()).
   void wait_stopped() {
     if (serving_.joinable()) serving_.join();
@@ -93,6 +122,7 @@ class OwnGateway {
   test::EchoConsole echo_;
   test::ClosedPort closed_;  // the "closed" domain's console, bound while the gateway lives
   std::string secret_;
+  gateway::Config config_;
   std::optional<gateway::Server> server_;
   std::thread serving_;
 };
@@ -403,6 +433,82 @@ TEST(GatewayLogs, JsonFormatWritesOneObjectPerLine) {
   EXPECT_EQ(refused[0].at("reason"), "malformed token");
   EXPECT_EQ(refused[0].at("host"), "-");
   EXPECT_EQ(refused[0].at("path"), "-");
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// A reload (SIGHUP) reads the token key file again: tokens signed with the new
+// key open consoles, the old key's are refused, and a console opened before the
+// reload goes on streaming.
+TEST(GatewayReload, NewTokenKeyServesNewSessionsAndOpenOnesGoOn) {
+  OwnGateway gw;
+  const std::string key_a = gw.scratch().write("a.key", read_file(gw.key_file()));
+  const std::string key_b = gw.scratch().hs256_secret("b.key");
+  auto opened_before = gw.client(key_a);
+  opened_before->write("before");
+  ASSERT_EQ(opened_before->read_exactly(6), "before");
+  ASSERT_EQ(gw.status_for(key_a), 426);
+  ASSERT_EQ(gw.status_for(key_b), 401);
+
+  gw.scratch().write("token.key", read_file(key_b));
+  gw.server().reload(gw.config());
+
+  EXPECT_EQ(gw.status_for(key_a), 401);
+  EXPECT_EQ(gw.status_for(key_b), 426);
+  auto opened_after = gw.client(key_b);
+  opened_after->write("after");
+  EXPECT_EQ(opened_after->read_exactly(5), "after");
+  opened_before->write("still");
+  EXPECT_EQ(opened_before->read_exactly(5), "still");
+}
+
+// A reload whose key can't be loaded changes nothing: the key in use goes on.
+TEST(GatewayReload, BrokenKeyIsRefusedAndTheOldOneServes) {
+  OwnGateway gw;
+  const std::string key_a = gw.scratch().write("a.key", read_file(gw.key_file()));
+  gw.scratch().write("token.key", "");
+  try {
+    gw.server().reload(gw.config());
+    FAIL() << "an empty key file was accepted";
+  } catch (const gateway::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("tokens.key_file"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(gw.status_for(key_a), 426);
+  auto client = gw.client(key_a);
+  client->write("x");
+  EXPECT_EQ(client->read_exactly(1), "x");
+}
+
+// A reload reads the certificate and key again: new TLS handshakes present the
+// new certificate, and a wss:// console opened before goes on with the old one.
+TEST(GatewayReload, NewCertificateServesNewHandshakes) {
+  OwnGateway gw(30s, 0, {}, true);
+  const std::string cert_a = gw.config().cert;
+  auto opened_before = gw.tls_client(cert_a);
+  opened_before->write("a");
+  ASSERT_EQ(opened_before->read_exactly(1), "a");
+
+  gateway::Config next = gw.config();
+  std::tie(next.cert, next.key) = gw.scratch().tls_certificate("tls-b");
+  gw.server().reload(next);
+
+  auto opened_after = gw.tls_client(next.cert);
+  opened_after->write("b");
+  EXPECT_EQ(opened_after->read_exactly(1), "b");
+  EXPECT_ANY_THROW(gw.tls_client(cert_a)) << "the old certificate is still presented";
+  opened_before->write("c");
+  EXPECT_EQ(opened_before->read_exactly(1), "c");
+
+  // A certificate that can't be loaded changes nothing.
+  gateway::Config broken = next;
+  broken.cert = gw.scratch().write("missing/tls.crt", "not a certificate");
+  EXPECT_THROW(gw.server().reload(broken), gateway::ConfigError);
+  auto after_broken = gw.tls_client(next.cert);
+  after_broken->write("d");
+  EXPECT_EQ(after_broken->read_exactly(1), "d");
 }
 
 }  // namespace

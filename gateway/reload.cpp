@@ -1,0 +1,34 @@
+#include "gateway/reload.hpp"
+
+#include "gateway/config.hpp"
+
+namespace cgw::gateway {
+
+std::vector<std::string> restart_only_changes(const Config& running, const Config& next) {
+  std::vector<std::string> changed;
+  const auto note = [&changed](bool differs, const char* key) {
+    if (differs) changed.emplace_back(key);
+  };
+  // The listening socket and the threads exist once.
+  note(running.listen != next.listen, "gateway.listen");
+  note(running.port != next.port, "gateway.port");
+  note(running.threads != next.threads, "gateway.threads");
+  // What every session reads from the Config the Server was made with.
+  note(running.public_host != next.public_host, "gateway.public_host");
+  note(running.allowed_origins != next.allowed_origins, "gateway.allowed_origins");
+  note(running.base_path != next.base_path, "gateway.base_path");
+  note(running.web != next.web, "gateway.web");
+  note(running.novnc_dir != next.novnc_dir, "gateway.novnc_dir");
+  note(running.spice_dir != next.spice_dir, "gateway.spice_dir");
+  note(running.ssl_only != next.ssl_only, "gateway.ssl_only");
+  note(running.trusted_proxies != next.trusted_proxies, "gateway.trusted_proxies");
+  note(running.forwarded_headers != next.forwarded_headers, "gateway.forwarded_headers");
+  note(running.ping_interval != next.ping_interval, "gateway.ping_interval");
+  note(running.libvirt_timeout != next.libvirt_timeout, "gateway.libvirt_timeout");
+  note(running.connect_timeout != next.connect_timeout, "gateway.connect_timeout");
+  // The libvirt connections, SSH sessions and console security of each host.
+  note(running.hosts != next.hosts, "hosts");
+  return changed;
+}
+
+}  // namespace cgw::gateway
