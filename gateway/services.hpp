@@ -6,8 +6,8 @@
 
 #include "common/console_kind.hpp"
 #include "gateway/authorize.hpp"
-#include "gateway/gateway_metrics.hpp"
 #include "gateway/credentials.hpp"
+#include "gateway/gateway_metrics.hpp"
 #include "gateway/static_files.hpp"
 #include "gateway/trusted_proxies.hpp"
 
