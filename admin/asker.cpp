@@ -35,14 +35,7 @@ class TerminalAsker final : public Asker {
                   Validator validate) override {
     for (;;) {
       out_ << prompt << " [" << fallback << "]: " << std::flush;
-      std::string line;
-      if (!std::getline(in_, line)) {
-        out_ << "\n";
-        throw SetupError(
-            "standard input ended before every question was answered "
-            "(for a run without a terminal, use --answers FILE)");
-      }
-      std::string answer = trim(line);
+      std::string answer = read_line();
       if (answer.empty()) answer = fallback;
       const std::string problem = validate ? validate(answer) : std::string();
       if (problem.empty()) return answer;
@@ -52,14 +45,7 @@ class TerminalAsker final : public Asker {
   bool confirm(const std::string&, const std::string& prompt, bool fallback) override {
     for (;;) {
       out_ << prompt << brackets(fallback) << std::flush;
-      std::string line;
-      if (!std::getline(in_, line)) {
-        out_ << "\n";
-        throw SetupError(
-            "standard input ended before every question was answered "
-            "(for a run without a terminal, use --answers FILE)");
-      }
-      line = trim(line);
+      const std::string line = read_line();
       if (line.empty()) return fallback;
       if (auto answer = yes_no(line)) return *answer;
       out_ << "  answer yes or no\n";
@@ -68,6 +54,18 @@ class TerminalAsker final : public Asker {
   std::optional<std::size_t> host_count() const override { return std::nullopt; }
 
  private:
+  // The next line, trimmed; input that ends is an error that names the way out.
+  std::string read_line() {
+    std::string line;
+    if (!std::getline(in_, line)) {
+      out_ << "\n";
+      throw SetupError(
+          "standard input ended before every question was answered "
+          "(for a run without a terminal, use --answers FILE)");
+    }
+    return trim(line);
+  }
+
   std::istream& in_;
   std::ostream& out_;
 };

@@ -1,5 +1,7 @@
 #include "admin/pki.hpp"
 
+#include "token/openssl_handles.hpp"
+
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -16,12 +18,7 @@ namespace cgw::admin {
 namespace {
 
 template <auto Free>
-struct deleter {
-  template <class T>
-  void operator()(T* p) const noexcept {
-    Free(p);
-  }
-};
+using deleter = token::detail::openssl_deleter<Free>;
 using bio_ptr = std::unique_ptr<BIO, deleter<&BIO_free_all>>;
 using pkey_ptr = std::unique_ptr<EVP_PKEY, deleter<&EVP_PKEY_free>>;
 using x509_ptr = std::unique_ptr<X509, deleter<&X509_free>>;
