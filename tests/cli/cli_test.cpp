@@ -4,6 +4,7 @@
 #include "token/token.hpp"
 
 #include <gtest/gtest.h>
+#include <pugixml.hpp>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -12,6 +13,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -312,6 +314,71 @@ TEST(ConsoleGwServe, StaticFilesWithoutTraversal) {
   EXPECT_EQ(test::http_get(port, "/app/%2e%2e/%2e%2e/secret.txt").status, 404);
   EXPECT_EQ(test::http_get(port, "/nope.html").status, 404);
   EXPECT_EQ(gw.terminate(5s), 0);
+}
+
+}  // namespace
+}  // namespace cgw
+
+namespace cgw {
+namespace {
+
+// Debian's sslscan against a real wss:// listener: only TLS 1.2 and 1.3, every
+// suite forward-secret (ECDHE, or TLS 1.3's own) and AEAD (AES-GCM or
+// ChaCha20-Poly1305) with at least 128 bits, no renegotiation, no compression,
+// not vulnerable to heartbleed.
+TEST(ConsoleGwServe, TlsScanFindsNoWeakProtocolOrCipher) {
+  test::Scratch scratch;
+  const std::string secret = scratch.hs256_secret("token.key");
+  const auto [cert, key] = scratch.tls_certificate("gw");
+  const std::string config =
+      scratch.write("gw.toml", "[tokens]\nkey_file = \"" + secret +
+                                   "\"\n[hosts.local]\nuri = \"test:///default\"\n");
+  Served gw({"--config", config, "--cert", cert, "--key", key});
+  ASSERT_TRUE(gw.listening()) << gw.log();
+  const std::string report = scratch.path("scan.xml");
+  test::run(std::string(CGW_TEST_SSLSCAN) + " --no-colour --xml=" + report +
+            " 127.0.0.1:" + std::to_string(gw.port()) + " > " + scratch.path("scan.txt"));
+
+  pugi::xml_document doc;
+  ASSERT_TRUE(doc.load_file(report.c_str())) << report;
+  const pugi::xml_node scan = doc.child("document").child("ssltest");
+  ASSERT_TRUE(scan) << report;
+  std::map<std::string, bool> protocols;
+  for (const pugi::xml_node p : scan.children("protocol")) {
+    protocols[std::string(p.attribute("type").value()) + p.attribute("version").value()] =
+        p.attribute("enabled").as_int() == 1;
+  }
+  EXPECT_EQ(protocols, (std::map<std::string, bool>{{"ssl2", false},
+                                                    {"ssl3", false},
+                                                    {"tls1.0", false},
+                                                    {"tls1.1", false},
+                                                    {"tls1.2", true},
+                                                    {"tls1.3", true}}));
+  int suites = 0;
+  for (const pugi::xml_node c : scan.children("cipher")) {
+    ++suites;
+    const std::string version = c.attribute("sslversion").value();
+    const std::string name = c.attribute("cipher").value();
+    EXPECT_TRUE(version == "TLSv1.2" || version == "TLSv1.3") << version << " " << name;
+    if (version == "TLSv1.2") {
+      EXPECT_EQ(name.rfind("ECDHE-", 0), 0u) << name;
+    }
+    EXPECT_TRUE(name.find("GCM") != std::string::npos ||
+                name.find("CHACHA20-POLY1305") != std::string::npos ||
+                name.find("CHACHA20_POLY1305") != std::string::npos)
+        << name;
+    EXPECT_GE(c.attribute("bits").as_int(), 128) << name;
+    const std::string strength = c.attribute("strength").value();
+    EXPECT_TRUE(strength == "strong" || strength == "acceptable") << name << ": " << strength;
+  }
+  EXPECT_GE(suites, 4);
+  EXPECT_EQ(scan.child("renegotiation").attribute("supported").as_int(), 0);
+  for (const pugi::xml_node c : scan.children("compression")) {
+    EXPECT_EQ(c.attribute("supported").as_int(), 0);
+  }
+  for (const pugi::xml_node h : scan.children("heartbleed")) {
+    EXPECT_EQ(h.attribute("vulnerable").as_int(), 0) << h.attribute("sslversion").value();
+  }
 }
 
 }  // namespace
