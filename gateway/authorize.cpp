@@ -1,6 +1,7 @@
 #include "gateway/authorize.hpp"
 
 #include "gateway/console_security.hpp"
+#include "gateway/replay_guard.hpp"
 #include "gateway/request_rules.hpp"
 #include "libvirt_adapter/domain_xml.hpp"
 #include "libvirt_adapter/hypervisors.hpp"
@@ -157,6 +158,18 @@ net::awaitable<Decision> authorize(const Authority& a, const ConsoleRequest& req
   } else if (graphics->type == ConsoleKind::spice && security) {
     d.target->console_password =
         security->spice_password_from_libvirt ? graphics->password : security->spice_password;
+  }
+  // Last, once everything else holds: a one-time token is used up only by a
+  // console that opens.
+  if (claims.jti) {
+    if (!a.replay) co_return refuse_named(Refusal::invalid_token, "one-time tokens not enabled");
+    const bool spice = graphics->type == ConsoleKind::spice;
+    // Remembered past exp by more than the verifier's leeway.
+    const auto remember_until = *claims.expires + std::chrono::minutes(2);
+    const bool refused = req.opens_console
+                             ? !a.replay->admit(*claims.jti, remember_until, req.client, spice)
+                             : a.replay->refuses(*claims.jti, req.client, spice);
+    if (refused) co_return refuse_named(Refusal::invalid_token, "token already used");
   }
   d.host_id = std::move(claims.host_id);
   d.uuid = std::move(claims.uuid);

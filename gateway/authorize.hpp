@@ -40,6 +40,7 @@ namespace cgw::gateway {
 
 struct OriginPolicy;
 struct HostSecurity;
+class ReplayGuard;
 using HostSecurities = std::map<std::string, HostSecurity, std::less<>>;
 
 // The configured hosts by ID.
@@ -54,6 +55,8 @@ struct Authority {
   // Each host's console security; a host without an entry gets the defaults
   // (the RFB layer on, no password, no TLS to the console).
   const HostSecurities* security = nullptr;
+  // One-time tokens (a "jti" claim); null: such tokens are refused.
+  ReplayGuard* replay = nullptr;
 };
 
 // The parts of a request that decide: its target (after the base path) and
@@ -65,6 +68,11 @@ struct ConsoleRequest {
   std::string_view host;
   std::string_view cookie;
   std::string_view scheme = "http";
+  // The browser's address (for a SPICE console's further channels on a
+  // one-time token), and whether this request opens the console and so uses
+  // a one-time token up (the WebSocket), or only looks (the console page).
+  std::string_view client{};
+  bool opens_console = false;
 };
 
 // Where an authorised session goes (the domain is the Decision's uuid and

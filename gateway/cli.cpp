@@ -10,7 +10,7 @@ namespace {
 
 constexpr const char* serve_usage = R"(usage: console-gw [options]
        console-gw token --host ID --uuid UUID [--console vnc|spice] [--ttl 60s]
-                        [--view-only] [--audience AUD] --signing-key FILE
+                        [--view-only] [--one-time] [--audience AUD] --signing-key FILE
        console-gw url --host ID --uuid UUID [--console vnc|spice] [--ttl 60s]
                       [--config FILE] [--signing-key FILE] [--public-host NAME]
                       [--base-path PREFIX]
@@ -48,11 +48,14 @@ gateway.public_scheme, else https when the gateway has a certificate.
 
 constexpr const char* token_usage =
     R"(usage: console-gw token --host ID --uuid UUID [--console vnc|spice]
-                        [--ttl 60s] [--view-only] [--audience AUD] --signing-key FILE
+                        [--ttl 60s] [--view-only] [--one-time] [--audience AUD]
+                        --signing-key FILE
 
 Prints a signed console token. FILE is an HS256 shared secret or a PEM private
 key (EC P-256: ES256, Ed25519: EdDSA, RSA: RS256). --view-only: the console
 shows the screen and drops the browser's keyboard, mouse and clipboard (VNC).
+--one-time: the token carries a random "jti" and opens a console once (a
+SPICE console's further channels follow within 30 s from the same address).
 )";
 
 [[noreturn]] void bad(const std::string& flag, const std::string& problem) {
@@ -116,6 +119,8 @@ bool token_flag(const std::string& flag, Args& args, TokenCommand& cmd) {
     cmd.audience = args.value(flag);
   } else if (flag == "--view-only") {
     cmd.view_only = true;
+  } else if (flag == "--one-time") {
+    cmd.one_time = true;
   } else {
     return false;
   }

@@ -21,6 +21,7 @@ struct TokenCommand {
   std::string uuid;
   std::optional<std::string> console;  // "vnc" | "spice"
   bool view_only = false;
+  bool one_time = false;  // a random "jti": the token opens a console once
   std::chrono::seconds ttl{60};
   std::string signing_key;
   std::optional<std::string> audience;

@@ -6,6 +6,7 @@
 #include "gateway/server.hpp"
 #include "token/token.hpp"
 
+#include <openssl/rand.h>
 #include <boost/system/system_error.hpp>
 
 #include <csignal>
@@ -27,6 +28,19 @@ void raise_descriptor_limit() {
   }
 }
 
+// 128 random bits in hex: a one-time token's ID.
+std::string random_id() {
+  unsigned char bytes[16];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("no random bytes");
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string id;
+  for (unsigned char b : bytes) {
+    id += hex[b >> 4];
+    id += hex[b & 15];
+  }
+  return id;
+}
+
 // Returns the token, or nullopt after printing one line to stderr.
 std::optional<std::string> make_token(const cgw::gateway::TokenCommand& cmd) {
   using namespace cgw::token;
@@ -37,6 +51,7 @@ std::optional<std::string> make_token(const cgw::gateway::TokenCommand& cmd) {
     request.uuid = cmd.uuid;
     if (cmd.console) request.console = cgw::parse_console_kind(*cmd.console);
     request.view_only = cmd.view_only;
+    if (cmd.one_time) request.jti = random_id();
     request.ttl = cmd.ttl;
     request.audience = cmd.audience;
     return mint(key, request);

@@ -6,6 +6,7 @@
 #include "gateway/gateway_metrics.hpp"
 #include "gateway/host_routes.hpp"
 #include "gateway/reload.hpp"
+#include "gateway/replay_guard.hpp"
 #include "gateway/request_rules.hpp"
 #include "gateway/service_notify.hpp"
 #include "gateway/services.hpp"
@@ -67,17 +68,18 @@ struct Server::Impl {
         connector(tunnel::ConnectorOptions{config.connect_timeout}, ssh_tunnels),
         acceptor(ioc),
         origin_policy{config.public_host, config.allowed_origins},
-        services{config,
-                 credentials,
-                 Authority{origin_policy, initial->verifier, hypervisors, routes, &security},
-                 ConsoleOpeners{connector},
-                 events,
-                 sessions,
-                 TrustedProxies(config.trusted_proxies),
-                 {},
-                 {},
-                 {},
-                 metrics_endpoint(config, metrics)} {
+        services{
+            config,
+            credentials,
+            Authority{origin_policy, initial->verifier, hypervisors, routes, &security, &replay},
+            ConsoleOpeners{connector},
+            events,
+            sessions,
+            TrustedProxies(config.trusted_proxies),
+            {},
+            {},
+            {},
+            metrics_endpoint(config, metrics)} {
     for (const HostConfig& host : config.hosts) routes.emplace(host.id, make_route(host));
     if (!config.web.empty()) services.web.emplace(config.web);
     // The browser clients: served when installed (Debian's novnc and spice-html5).
@@ -157,6 +159,7 @@ struct Server::Impl {
   std::shared_ptr<const Credentials> initial;
   CurrentCredentials credentials;  // a reload replaces them
   HostSecurities security;
+  ReplayGuard replay;  // one-time tokens' IDs, until they expire
   libvirt::Hypervisors hypervisors;
   HostRoutes routes;
   std::shared_ptr<tunnel::SshTunnels> ssh_tunnels;  // null when no host uses SSH

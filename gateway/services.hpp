@@ -51,8 +51,8 @@ struct Services {
   MetricsEndpoint metrics;           // <base>/metrics
 
   Authority authority_for(const Credentials& session) const {
-    return {authority.origin_policy, session.verifier, authority.hypervisors, authority.routes,
-            authority.security};
+    return {authority.origin_policy, session.verifier,   authority.hypervisors,
+            authority.routes,        authority.security, authority.replay};
   }
 };
 

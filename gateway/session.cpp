@@ -63,10 +63,12 @@ struct SessionState {
 std::string prefix(const SessionState& state) { return SessionLogWriter::prefix(state.info); }
 
 // What authorisation reads of a request. The views point into `req` and `state`.
+// `opens_console`: the WebSocket that opens the console (and uses up a
+// one-time token), rather than the page or the status check that only look.
 ConsoleRequest console_request(const Request& req, std::string_view target,
-                               const SessionState& state) {
-  return {target, req[http::field::origin], req[http::field::host], req[http::field::cookie],
-          state.scheme};
+                               const SessionState& state, bool opens_console = false) {
+  return {target,       req[http::field::origin], req[http::field::host], req[http::field::cookie],
+          state.scheme, state.info.client,        opens_console};
 }
 
 // How a console path is named in the log and the metrics.
@@ -130,7 +132,7 @@ net::awaitable<Connected> connect_console(Services& s, const Request& req, std::
                                           SessionState& state) {
   Connected c;
   const Authority authority = s.authority_for(*state.credentials);
-  Decision decision = co_await authorize(authority, console_request(req, target, state));
+  Decision decision = co_await authorize(authority, console_request(req, target, state, true));
   note_names(state, decision);
   if (!decision) {
     c.refused = std::move(decision.refused);

@@ -42,6 +42,7 @@ std::string mint(const SigningKey& key, const MintRequest& request) {
   if (request.console) claims["console"] = console_kind_name(*request.console);
   if (request.view_only) claims["view_only"] = true;
   if (request.audience) claims["aud"] = *request.audience;
+  if (request.jti) claims["jti"] = *request.jti;
 
   const std::string signing_input = detail::base64url_encode(json::serialize(header)) + "." +
                                     detail::base64url_encode(json::serialize(claims));

@@ -36,6 +36,9 @@ struct Claims {
   std::optional<ConsoleKind> console;
   std::optional<std::chrono::system_clock::time_point> expires;  // unset in plain mode
   bool view_only = false;  // "view_only": true — the browser's input is dropped
+  // "jti": the token's ID. A token that carries one opens a console once
+  // (the gateway's ReplayGuard remembers it until it expires).
+  std::optional<std::string> jti;
 };
 
 // Why a token was refused. `expired` maps to WebSocket close 4402, `invalid` to 4401.
@@ -133,6 +136,7 @@ struct MintRequest {
   bool view_only = false;
   std::chrono::seconds ttl{60};
   std::optional<std::string> audience;
+  std::optional<std::string> jti;  // a one-time token's ID
   std::chrono::system_clock::time_point now = std::chrono::system_clock::now();
 };
 

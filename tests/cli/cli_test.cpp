@@ -171,6 +171,27 @@ TEST(ConsoleGwCli, TokenCommandMintsViewOnly) {
   EXPECT_TRUE(result.claims->view_only);
 }
 
+TEST(ConsoleGwCli, TokenCommandMintsOneTimeWithAFreshId) {
+  test::Scratch scratch;
+  const std::string secret = scratch.hs256_secret("token.key");
+  const token::Verifier verifier(token::VerificationKey::load_file(secret), token::Policy{});
+  std::vector<std::string> ids;
+  for (int i = 0; i < 2; ++i) {
+    const Outcome r =
+        run_gw({"token", "--host", "kvm01", "--uuid", "6dd411c6-8710-48b0-bea0-e273ebd176c6",
+                "--one-time", "--signing-key", secret});
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto result =
+        verifier.verify(r.out.substr(0, r.out.find('\n')), std::chrono::system_clock::now());
+    ASSERT_TRUE(result) << result.rejection.reason;
+    ASSERT_TRUE(result.claims->jti);
+    EXPECT_EQ(result.claims->jti->size(), 32u);
+    EXPECT_EQ(result.claims->jti->find_first_not_of("0123456789abcdef"), std::string::npos);
+    ids.push_back(*result.claims->jti);
+  }
+  EXPECT_NE(ids[0], ids[1]);
+}
+
 TEST(ConsoleGwCli, TokenCommandRefusesBadInput) {
   test::Scratch scratch;
   const std::string secret = scratch.hs256_secret("token.key");

@@ -27,6 +27,7 @@
 #include "gateway/authorize.hpp"
 #include "gateway/config.hpp"
 #include "gateway/console_security.hpp"
+#include "gateway/replay_guard.hpp"
 #include "gateway/request_rules.hpp"
 #include "libvirt_adapter/hypervisors.hpp"
 #include "tests/support/scratch.hpp"
@@ -554,6 +555,78 @@ class AuthorizeConsoleSecurity : public ::testing::Test {
   Env env_;
   HostSecurities security_;
 };
+
+// One-time tokens: a "jti" is used up by the console that opens (the
+// WebSocket), not by the page that only looks; a SPICE console's further
+// channels from the same client follow within the grace period.
+class AuthorizeOneTime : public AuthorizeConsoleSecurity {
+ protected:
+  Decision open(const std::string& jwt, bool opens_console, std::string_view client = "10.0.0.5") {
+    const std::string target = "/websockify?token=" + jwt;
+    ConsoleRequest req{target, "", "gw.example", ""};
+    req.client = client;
+    req.opens_console = opens_console;
+    const Authority authority{env_.policy, env_.verifier, *env_.hypervisors,
+                              env_.routes, &security_,    replay_ ? &*replay_ : nullptr};
+    return run(env_.io, authorize(authority, req));
+  }
+  std::string one_time(std::string_view uuid, std::string jti,
+                       std::optional<ConsoleKind> console = std::nullopt) {
+    token::MintRequest request;
+    request.host_id = "lab";
+    request.uuid = std::string(uuid);
+    request.console = console;
+    request.jti = std::move(jti);
+    return token::mint(env_.signer, request);
+  }
+  std::optional<ReplayGuard> replay_{std::in_place};
+};
+
+TEST_F(AuthorizeOneTime, OpensOnceAndThePageDoesNotUseItUp) {
+  const std::string jwt = one_time(kWeb01, "id-1");
+  EXPECT_TRUE(open(jwt, false));  // the console page
+  EXPECT_TRUE(open(jwt, false));
+  EXPECT_TRUE(open(jwt, true));  // the WebSocket
+  const Decision again = open(jwt, true);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(close_code(again.refused.code), 4401);
+  EXPECT_EQ(again.refused.reason, "token already used");
+  EXPECT_EQ(again.host_id, "lab");
+  // The page now says so too, and another token's ID is its own.
+  EXPECT_EQ(open(jwt, false).refused.reason, "token already used");
+  EXPECT_TRUE(open(one_time(kWeb01, "id-2"), true));
+}
+
+TEST_F(AuthorizeOneTime, ARefusedConsoleDoesNotUseItUp) {
+  const std::string jwt = one_time(kStopped, "id-3");
+  EXPECT_EQ(open(jwt, true).refused.reason, "domain not running");
+  EXPECT_EQ(open(jwt, true).refused.reason, "domain not running");
+  EXPECT_EQ(replay_->remembered(), 0u);
+}
+
+TEST_F(AuthorizeOneTime, SpiceChannelsFollowFromTheSameClientOnly) {
+  const std::string jwt = one_time(kSpice, "id-4", ConsoleKind::spice);
+  EXPECT_TRUE(open(jwt, true, "10.0.0.5"));  // main channel
+  EXPECT_TRUE(open(jwt, true, "10.0.0.5"));  // display, inputs, ...
+  const Decision other = open(jwt, true, "10.0.0.6");
+  EXPECT_EQ(other.refused.reason, "token already used");
+  // VNC has one connection: no grace.
+  const std::string once = one_time(kWeb01, "id-5");
+  EXPECT_TRUE(open(once, true, "10.0.0.5"));
+  EXPECT_FALSE(open(once, true, "10.0.0.5"));
+}
+
+TEST_F(AuthorizeOneTime, WithoutAGuardTheyAreRefused) {
+  replay_.reset();
+  const Decision d = open(one_time(kWeb01, "id-6"), true);
+  EXPECT_EQ(close_code(d.refused.code), 4401);
+  EXPECT_EQ(d.refused.reason, "one-time tokens not enabled");
+  // Tokens without a jti are not affected.
+  token::MintRequest request;
+  request.host_id = "lab";
+  request.uuid = std::string(kWeb01);
+  EXPECT_TRUE(open(token::mint(env_.signer, request), true));
+}
 
 TEST_F(AuthorizeConsoleSecurity, ViewOnlyVncIsCarriedOnTheTarget) {
   lab();  // the defaults: the RFB layer on

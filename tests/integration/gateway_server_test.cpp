@@ -513,3 +513,36 @@ TEST(GatewayReload, NewCertificateServesNewHandshakes) {
 
 }  // namespace
 }  // namespace cgw
+
+namespace cgw {
+namespace {
+
+// A one-time token (a "jti") over real sockets: the first WebSocket opens the
+// console, the second is refused with 4401 "token already used", and the
+// metrics count it as a replay.
+TEST(GatewayOneTimeToken, OpensOnceOverTheWire) {
+  OwnGateway gw;
+  token::MintRequest request;
+  request.host_id = "fake";
+  request.uuid = test::kEchoUuid;
+  request.jti = "cgw-test-once";
+  const std::string jwt = token::mint(token::SigningKey::load_file(gw.key_file()), request);
+  test::WsOptions o;
+  o.port = gw.port();
+  o.target = "/websockify?token=" + jwt;
+  {
+    auto first = test::WsClient::connect(o);
+    first->write("once");
+    ASSERT_EQ(first->read_exactly(4), "once");
+    auto second = test::WsClient::connect(o);
+    const auto close = second->read_until_close();
+    EXPECT_EQ(close.code, 4401);
+    EXPECT_EQ(close.reason, "token already used");
+    first->close();
+  }
+  const std::string text = test::http_get(gw.port(), "/metrics").body;
+  EXPECT_EQ(sample(text, "console_gw_token_rejections_total{reason=\"replayed\"}"), 1) << text;
+}
+
+}  // namespace
+}  // namespace cgw

@@ -93,6 +93,23 @@ constexpr std::array all_algorithms{Algorithm::hs256, Algorithm::es256, Algorith
 
 class EachAlgorithm : public testing::TestWithParam<Algorithm> {};
 
+TEST(OneTime, JtiIsANonEmptyShortString) {
+  const auto verifier = hs256_verifier();
+  const auto with =
+      verifier.verify(hs256_claims(claims_json(60, R"(,"jti":"a1b2c3")")), fixed_now());
+  ASSERT_TRUE(with);
+  EXPECT_EQ(with.claims->jti, "a1b2c3");
+  const auto without = verifier.verify(hs256_claims(claims_json(60, "")), fixed_now());
+  ASSERT_TRUE(without);
+  EXPECT_FALSE(without.claims->jti);
+  const std::string too_long = "\"" + std::string(129, 'x') + "\"";
+  for (const std::string& value : {std::string(R"("")"), std::string("12"), std::string("null"),
+                                   std::string(R"(["a"])"), too_long}) {
+    const auto token = hs256_claims(claims_json(60, R"(,"jti":)" + value));
+    expect_invalid(verifier.verify(token, fixed_now()), "bad jti claim");
+  }
+}
+
 TEST(ViewOnly, ABooleanOnly) {
   const auto verifier = hs256_verifier();
   const auto on =
