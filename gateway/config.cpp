@@ -107,12 +107,12 @@ class Reader {
 
 void read_gateway(const Reader& r, const toml::table& t, Config& c) {
   const std::string s = "gateway";
-  r.only_keys(t, s, {"listen",       "port",          "public_host",     "cert",
-                     "key",          "web",           "allowed_origins", "ssl_only",
-                     "threads",      "ping_interval", "libvirt_timeout", "connect_timeout",
-                     "log_level",    "base_path",     "trusted_proxies", "forwarded_headers",
-                     "novnc_dir",    "spice_dir",     "public_scheme",   "log_format",
-                     "metrics_allow"});
+  r.only_keys(t, s, {"listen",        "port",          "public_host",     "cert",
+                     "key",           "web",           "allowed_origins", "ssl_only",
+                     "threads",       "ping_interval", "libvirt_timeout", "connect_timeout",
+                     "log_level",     "base_path",     "trusted_proxies", "forwarded_headers",
+                     "novnc_dir",     "spice_dir",     "public_scheme",   "log_format",
+                     "metrics_allow", "drain_timeout"});
   if (auto v = r.string(t, s, "listen")) c.listen = *v;
   if (auto v = r.integer(t, s, "port", 1, 65535)) c.port = static_cast<std::uint16_t>(*v);
   if (auto v = r.string(t, s, "public_host")) c.public_host = *v;
@@ -158,6 +158,7 @@ void read_gateway(const Reader& r, const toml::table& t, Config& c) {
   }
   if (auto v = r.duration(t, s, "libvirt_timeout")) c.libvirt_timeout = *v;
   if (auto v = r.duration(t, s, "connect_timeout")) c.connect_timeout = *v;
+  if (auto v = r.duration(t, s, "drain_timeout")) c.drain_timeout = *v;
   if (auto v = r.string(t, s, "log_level")) {
     log::Level level{};
     if (!log::parse_level(*v, level)) {

@@ -70,6 +70,9 @@ struct Config {
   std::chrono::seconds ping_interval{30};
   std::chrono::milliseconds libvirt_timeout{10'000};
   std::chrono::milliseconds connect_timeout{5'000};
+  // SIGTERM: stop accepting, let open consoles run this long, then close them
+  // with 1001 (a second SIGTERM closes them at once).
+  std::chrono::milliseconds drain_timeout{10'000};
   std::string log_level = "info";
   std::string log_format = "text";  // "text" | "json"
   // Who may read GET <base>/metrics: CIDRs matched against the TCP peer (never

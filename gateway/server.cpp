@@ -178,6 +178,7 @@ struct Server::Impl {
   std::optional<net::signal_set> reload_signals;  // SIGHUP
   std::function<Config()> read_config;            // for SIGHUP
   std::optional<net::steady_timer> drain_timer;
+  bool draining = false;  // drain(): no new connections, consoles still open
 };
 
 namespace {
@@ -257,13 +258,61 @@ void Server::run() {
   for (auto& t : workers) t.join();
 }
 
+namespace {
+
+// The first SIGTERM or SIGINT drains, the next one stops at once.
+void await_stop_signal(Server* server, Server::Impl* impl, bool draining) {
+  impl->signals->async_wait(
+      [server, impl, draining](const boost::system::error_code& ec, int signal) {
+        if (ec) return;
+        if (draining || impl->config.drain_timeout.count() == 0) {
+          logger.info("signal ", signal, ": stopping");
+          service_notify::stopping();
+          server->stop();
+          return;
+        }
+        logger.info("signal ", signal, ": draining (again to stop at once)");
+        service_notify::stopping();
+        server->drain(impl->config.drain_timeout);
+        await_stop_signal(server, impl, true);
+      });
+}
+
+// Waits until every console has ended or the deadline passed, then stops.
+net::awaitable<void> drain_sessions(Server* server, Server::Impl* impl,
+                                    std::chrono::steady_clock::time_point deadline) {
+  net::steady_timer tick(impl->ioc);
+  while (impl->sessions.size() > 0 && std::chrono::steady_clock::now() < deadline &&
+         !impl->drain_timer) {
+    tick.expires_after(std::chrono::milliseconds(50));
+    co_await tick.async_wait(net::as_tuple(net::use_awaitable));
+  }
+  if (impl->drain_timer) co_return;  // stop() came first
+  const std::size_t open = impl->sessions.size();
+  if (open > 0) logger.info("drain deadline passed with ", open, " console(s) open");
+  server->stop();
+}
+
+}  // namespace
+
 void Server::stop_on_signals() {
   impl_->signals.emplace(impl_->ioc, SIGINT, SIGTERM);
-  impl_->signals->async_wait([this](const boost::system::error_code& ec, int signal) {
-    if (ec) return;
-    logger.info("signal ", signal, ": stopping");
-    service_notify::stopping();
-    stop();
+  await_stop_signal(this, impl_.get(), false);
+}
+
+void Server::drain(std::chrono::milliseconds deadline) {
+  net::post(impl_->ioc, [this, impl = impl_.get(), deadline] {
+    if (impl->drain_timer || impl->draining) return;  // already stopping
+    impl->draining = true;
+    boost::system::error_code ignored;
+    impl->acceptor.close(ignored);
+    if (impl->reload_signals) impl->reload_signals->cancel(ignored);
+    const double seconds = std::chrono::duration<double>(deadline).count();
+    logger.info("draining: no new connections; ", impl->sessions.size(),
+                " console(s) open may run for ", seconds, " s");
+    net::co_spawn(impl->ioc,
+                  drain_sessions(this, impl, std::chrono::steady_clock::now() + deadline),
+                  net::detached);
   });
 }
 

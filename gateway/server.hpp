@@ -9,6 +9,7 @@
 
 #include "gateway/config.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -36,6 +37,11 @@ class Server {
   // restarting" (up to 5 s for their close handshakes), then run() returns.
   // stop_on_signals() makes SIGINT and SIGTERM call it.
   void stop();
+  // A graceful stop: no new connections; open consoles go on until they end
+  // or `deadline` passes, then stop(). Any thread may call it; stop() at any
+  // time cuts it short. stop_on_signals(): the first SIGTERM or SIGINT drains
+  // for gateway.drain_timeout, a second one stops at once.
+  void drain(std::chrono::milliseconds deadline);
   void stop_on_signals();
 
   // Applies what may change while serving from `next`, a configuration read

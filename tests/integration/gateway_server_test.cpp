@@ -546,3 +546,62 @@ TEST(GatewayOneTimeToken, OpensOnceOverTheWire) {
 
 }  // namespace
 }  // namespace cgw
+
+namespace cgw {
+namespace {
+
+// A drain (the first SIGTERM): no new connections, the open console goes on,
+// and the gateway stops as soon as it ends, well before the deadline.
+TEST(GatewayDrain, OpenConsolesRunOnAndTheGatewayStopsWhenTheyEnd) {
+  OwnGateway gw;
+  const std::uint16_t port = gw.server().port();
+  auto client = gw.client();
+  client->write("a");
+  ASSERT_EQ(client->read_exactly(1), "a");
+
+  const auto started = std::chrono::steady_clock::now();
+  gw.server().drain(30s);
+  for (int i = 0; i < 100 && tcp_connects(port); ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_FALSE(tcp_connects(port));
+  std::this_thread::sleep_for(300ms);
+  client->write("b");  // still pumping
+  EXPECT_EQ(client->read_exactly(1), "b");
+  client->close();
+  gw.wait_stopped();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 10s);
+}
+
+// At the deadline the consoles still open are closed with 1001.
+TEST(GatewayDrain, AtTheDeadlineOpenConsolesGet1001) {
+  OwnGateway gw;
+  auto client = gw.client();
+  client->write("a");
+  ASSERT_EQ(client->read_exactly(1), "a");
+  const auto started = std::chrono::steady_clock::now();
+  gw.server().drain(1s);
+  const auto close = client->read_until_close();
+  const auto waited = std::chrono::steady_clock::now() - started;
+  EXPECT_EQ(close.code, 1001);
+  EXPECT_EQ(close.reason, "gateway restarting");
+  EXPECT_GE(waited, 900ms);
+  EXPECT_LT(waited, 8s);
+  gw.wait_stopped();
+}
+
+// stop() during a drain cuts it short.
+TEST(GatewayDrain, StopCutsADrainShort) {
+  OwnGateway gw;
+  auto client = gw.client();
+  client->write("a");
+  ASSERT_EQ(client->read_exactly(1), "a");
+  gw.server().drain(60s);
+  std::this_thread::sleep_for(200ms);
+  const auto started = std::chrono::steady_clock::now();
+  gw.server().stop();
+  EXPECT_EQ(client->read_until_close().code, 1001);
+  gw.wait_stopped();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 6s);
+}
+
+}  // namespace
+}  // namespace cgw

@@ -204,5 +204,48 @@ TEST_F(ServiceNotify, WithoutNotifySocketItServesAndReloads) {
   EXPECT_EQ(status_for(key_b_), 426) << log();
 }
 
+// systemctl stop with a console open: the first SIGTERM drains (STOPPING=1,
+// no new connections, the console goes on), a second one closes it with 1001
+// and the process exits 0.
+TEST_F(ServiceNotify, FirstSigtermDrainsSecondStops) {
+  NotifySocket manager(scratch_.path("notify"));
+  start(scratch_.path("notify"));
+  ASSERT_TRUE(manager.next()) << log();  // READY=1
+  token::MintRequest request;
+  request.host_id = "fake";
+  request.uuid = test::kEchoUuid;
+  test::WsOptions o;
+  o.port = port_;
+  o.target = "/websockify?token=" + token::mint(token::SigningKey::load_file(key_a_), request);
+  auto client = test::WsClient::connect(o);
+  client->write("a");
+  ASSERT_EQ(client->read_exactly(1), "a");
+
+  ASSERT_EQ(::kill(pid_, SIGTERM), 0);
+  const auto stopping = manager.next();
+  ASSERT_TRUE(stopping) << log();
+  EXPECT_TRUE(has_line(*stopping, "STOPPING=1")) << *stopping;
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (log().find("draining: no new connections; 1 console(s) open may run for 10 s") ==
+             std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_NE(log().find("draining: no new connections; 1 console(s) open may run for 10 s"),
+            std::string::npos)
+      << log();
+  EXPECT_THROW(test::http_get(port_, "/healthz"), std::exception);  // nobody accepts
+  client->write("b");
+  EXPECT_EQ(client->read_exactly(1), "b");
+
+  ASSERT_EQ(::kill(pid_, SIGTERM), 0);
+  const auto close = client->read_until_close();
+  EXPECT_EQ(close.code, 1001);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid_, &status, 0), pid_);
+  pid_ = -1;
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+}
+
 }  // namespace
 }  // namespace cgw
