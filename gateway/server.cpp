@@ -202,16 +202,32 @@ net::awaitable<void> accept_loop(Server::Impl* impl) {
   Services& services = impl->services;
   std::atomic<std::uint64_t>& next_session = impl->next_session;
   net::steady_timer backoff(acceptor.get_executor());
+  // While accept fails (EMFILE: out of descriptors), one line on the first
+  // failure and then one every 10 s with the count, not one per retry.
+  constexpr auto log_every = std::chrono::seconds(10);
+  std::chrono::steady_clock::time_point last_logged{};
+  std::uint64_t failures = 0;
   for (;;) {
     // Each connection goes to the next thread's io_context and stays there.
     auto [ec, socket] =
         co_await acceptor.async_accept(impl->next_context(), net::as_tuple(net::use_awaitable));
     if (ec == net::error::operation_aborted || !acceptor.is_open()) co_return;
     if (ec) {
-      logger.warn("accept failed: ", ec.message(), "; retrying in 100 ms");
+      ++failures;
+      const auto now = std::chrono::steady_clock::now();
+      if (failures == 1 || now - last_logged >= log_every) {
+        logger.warn("accept failed: ", ec.message(), " (", failures,
+                    failures == 1 ? " time" : " times",
+                    " so far); retrying every 100 ms, open consoles go on");
+        last_logged = now;
+      }
       backoff.expires_after(std::chrono::milliseconds(100));
       co_await backoff.async_wait(net::as_tuple(net::use_awaitable));
       continue;
+    }
+    if (failures > 0) {
+      logger.info("accepting again after ", failures, " failed accept(s)");
+      failures = 0;
     }
     const std::uint64_t id = next_session.fetch_add(1);
     auto executor = socket.get_executor();

@@ -1,4 +1,5 @@
 // The console-gw executable as an operator meets it.
+#include "tests/support/process.hpp"
 #include "tests/support/scratch.hpp"
 #include "tests/support/ws_client.hpp"
 #include "token/token.hpp"
@@ -400,6 +401,77 @@ TEST(ConsoleGwServe, TlsScanFindsNoWeakProtocolOrCipher) {
   for (const pugi::xml_node h : scan.children("heartbleed")) {
     EXPECT_EQ(h.attribute("vulnerable").as_int(), 0) << h.attribute("sslversion").value();
   }
+}
+
+}  // namespace
+}  // namespace cgw
+
+namespace cgw {
+namespace {
+
+// Out of descriptors (EMFILE) the accept loop logs, backs off and goes on: with
+// its limit at 64, a crowd of idle connections exhausts it; once they go, the
+// gateway serves again, and the failure was one log line, not one per retry.
+TEST(ConsoleGwServe, AcceptSurvivesRunningOutOfDescriptors) {
+  test::Scratch scratch;
+  const std::string secret = scratch.hs256_secret("token.key");
+  const std::string config =
+      scratch.write("gw.toml", "[tokens]\nkey_file = \"" + secret +
+                                   "\"\n[hosts.local]\nuri = \"test:///default\"\n");
+  const std::uint16_t port = test::free_port();
+  const std::string log = scratch.path("gw.log");
+  const pid_t pid =
+      test::spawn({"/usr/bin/prlimit", "--nofile=64:64", "--", CONSOLE_GW, "--config", config,
+                   "--listen", "127.0.0.1", "--ws-port", std::to_string(port)},
+                  log);
+  auto log_text = [&] {
+    std::ifstream in(log);
+    std::stringstream out;
+    out << in.rdbuf();
+    return out.str();
+  };
+  auto wait_for = [&](const std::string& text) {
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (log_text().find(text) == std::string::npos &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(20ms);
+    }
+    return log_text().find(text) != std::string::npos;
+  };
+  ASSERT_TRUE(wait_for("listening on 127.0.0.1:" + std::to_string(port))) << log_text();
+
+  boost::asio::io_context io;
+  std::vector<boost::asio::ip::tcp::socket> crowd;
+  for (int i = 0; i < 100; ++i) {
+    crowd.emplace_back(io);
+    boost::system::error_code ec;
+    crowd.back().connect({boost::asio::ip::make_address("127.0.0.1"), port}, ec);
+    ASSERT_FALSE(ec) << i << ": " << ec.message();
+  }
+  ASSERT_TRUE(wait_for("accept failed: Too many open files (1 time so far)")) << log_text();
+  std::this_thread::sleep_for(1s);  // ten retries
+  crowd.clear();
+
+  int status = 0;
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (status != 200 && std::chrono::steady_clock::now() < deadline) {
+    try {
+      status = test::http_get(port, "/healthz").status;
+    } catch (const std::exception&) {
+      std::this_thread::sleep_for(100ms);
+    }
+  }
+  EXPECT_EQ(status, 200) << log_text();
+  EXPECT_TRUE(wait_for("accepting again after ")) << log_text();
+  const std::string text = log_text();
+  std::size_t lines = 0;
+  for (auto at = text.find("accept failed"); at != std::string::npos;
+       at = text.find("accept failed", at + 1)) {
+    ++lines;
+  }
+  EXPECT_EQ(lines, 1u) << text;
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
 }
 
 }  // namespace
