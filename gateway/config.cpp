@@ -107,12 +107,12 @@ class Reader {
 
 void read_gateway(const Reader& r, const toml::table& t, Config& c) {
   const std::string s = "gateway";
-  r.only_keys(t, s, {"listen",        "port",          "public_host",     "cert",
-                     "key",           "web",           "allowed_origins", "ssl_only",
-                     "threads",       "ping_interval", "libvirt_timeout", "connect_timeout",
-                     "log_level",     "base_path",     "trusted_proxies", "forwarded_headers",
-                     "novnc_dir",     "spice_dir",     "public_scheme",   "log_format",
-                     "metrics_allow", "drain_timeout"});
+  r.only_keys(t, s, {"listen",        "port",          "public_host",      "cert",
+                     "key",           "web",           "allowed_origins",  "ssl_only",
+                     "threads",       "ping_interval", "libvirt_timeout",  "connect_timeout",
+                     "log_level",     "base_path",     "trusted_proxies",  "forwarded_headers",
+                     "novnc_dir",     "spice_dir",     "public_scheme",    "log_format",
+                     "metrics_allow", "drain_timeout", "static_link_roots"});
   if (auto v = r.string(t, s, "listen")) c.listen = *v;
   if (auto v = r.integer(t, s, "port", 1, 65535)) c.port = static_cast<std::uint16_t>(*v);
   if (auto v = r.string(t, s, "public_host")) c.public_host = *v;
@@ -146,6 +146,14 @@ void read_gateway(const Reader& r, const toml::table& t, Config& c) {
   }
   if (auto v = r.string(t, s, "novnc_dir")) c.novnc_dir = *v;
   if (auto v = r.string(t, s, "spice_dir")) c.spice_dir = *v;
+  if (auto v = r.strings(t, s, "static_link_roots")) {
+    for (const std::string& dir : *v) {
+      if (!dir.starts_with('/')) {
+        r.fail("gateway.static_link_roots", "\"" + dir + "\" is not an absolute path");
+      }
+    }
+    c.static_link_roots = *v;
+  }
   if (auto v = r.string(t, s, "public_scheme")) {
     if (*v != "http" && *v != "https")
       r.fail("gateway.public_scheme", "must be \"http\" or \"https\"");

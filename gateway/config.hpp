@@ -60,6 +60,9 @@ struct Config {
   std::string base_path;  // "" or "/prefix" (no trailing slash): serve everything under it
   std::string novnc_dir = "/usr/share/novnc";        // served at <base>/novnc/
   std::string spice_dir = "/usr/share/spice-html5";  // served at <base>/spice/
+  // Where a symbolic link below a static root may lead besides that root itself
+  // (Debian's web packages link into /usr/share/javascript); anything else is 404.
+  std::vector<std::string> static_link_roots{"/usr/share/javascript"};
   std::string public_scheme;  // "http" | "https" for `console-gw url`; default from cert
   std::vector<std::string> allowed_origins;
   std::vector<std::string> trusted_proxies;  // CIDRs whose X-Forwarded-* / Forwarded count

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace cgw::gateway {
 
@@ -23,6 +24,10 @@ struct ConsolePage {
 };
 
 std::string render(const ConsolePage& page);
+
+// "'sha256-...'": the hash of the page's one inline <script type="module">, for
+// its Content-Security-Policy (the JSON config block is data, not script).
+std::string_view console_page_script_hash();
 
 // JSON string contents safe inside a <script> element: quotes, backslashes,
 // control characters and <, >, & are escaped.

@@ -255,4 +255,10 @@ bool origin_allowed(const OriginPolicy& policy, std::string_view origin_header,
   return expected->port.value_or(default_port(scheme)) == origin->port();
 }
 
+std::optional<std::string_view> host_header_problem(unsigned version, std::size_t host_headers) {
+  if (host_headers > 1) return "more than one Host header";
+  if (host_headers == 0 && version >= 11) return "HTTP/1.1 request without a Host header";
+  return std::nullopt;
+}
+
 }  // namespace cgw::gateway

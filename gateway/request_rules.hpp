@@ -34,4 +34,9 @@ std::optional<std::string> normalize_origin(std::string_view origin);
 // Splits a request target into its decoded path; nullopt if malformed.
 std::optional<std::string> decoded_path(std::string_view target);
 
+// RFC 9112 §3.2: an HTTP/1.1 request carries exactly one Host header; HTTP/1.0
+// may omit it. `version` is Beast's (11 for HTTP/1.1), `host_headers` how many
+// Host fields the request has. The problem in words for the 400, or nullopt.
+std::optional<std::string_view> host_header_problem(unsigned version, std::size_t host_headers);
+
 }  // namespace cgw::gateway

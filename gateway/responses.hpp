@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace cgw::gateway {
 
@@ -29,12 +30,24 @@ TextResponse exposition_response(const Request& req, std::string body,
 TextResponse refusal_response(const Request& req, const Refused& refused);
 
 // <base>/console: the popup page for the decision's console, or the refusal in
-// words under the matching HTTP status. With its Content-Security-Policy.
+// words under the matching HTTP status. With its Content-Security-Policy: its
+// one inline script by hash, modules and WebSockets from its own origin only,
+// framed by itself and `allowed_origins` (gateway.allowed_origins) only.
 TextResponse console_page_response(const Request& req, const Decision& decision,
-                                   std::string_view base_path);
+                                   std::string_view base_path,
+                                   const std::vector<std::string>& allowed_origins = {});
 
-// 200 with the file's type and size, for a GET or a HEAD of a static file.
-boost::beast::http::response_header<> file_header(const Request& req,
-                                                  std::string_view content_type);
+// 200 with the file's type and size, for a GET or a HEAD of a static file; its
+// Content-Security-Policy keeps noVNC's vnc.html (external scripts only) working.
+boost::beast::http::response_header<> file_header(
+    const Request& req, std::string_view content_type,
+    const std::vector<std::string>& allowed_origins = {});
+
+// 204 for /favicon.ico.
+boost::beast::http::response<boost::beast::http::empty_body> no_content_response(
+    const Request& req);
+
+// "frame-ancestors 'self' https://ui.example.com ...": who may embed the gateway's pages.
+std::string frame_ancestors(const std::vector<std::string>& allowed_origins);
 
 }  // namespace cgw::gateway

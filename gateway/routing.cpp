@@ -5,6 +5,21 @@
 #include <initializer_list>
 
 namespace cgw::gateway {
+namespace {
+
+// "%2f" spells a '/' that is not a separator: a static path with one (or any
+// case of it) is nobody's file, so "/novnc%2f..%2f" never becomes a path.
+bool has_encoded_slash(std::string_view target) {
+  const std::string_view path = target.substr(0, target.find('?'));
+  for (auto at = path.find('%'); at != std::string_view::npos; at = path.find('%', at + 1)) {
+    if (path.size() - at >= 3 && path[at + 1] == '2' &&
+        (path[at + 2] == 'f' || path[at + 2] == 'F'))
+      return true;
+  }
+  return false;
+}
+
+}  // namespace
 
 bool strip_base_path(std::string_view base, std::string_view target, std::string& below) {
   if (base.empty()) {
@@ -76,6 +91,7 @@ Route route_request(std::string_view method, std::string_view target, bool upgra
                                Candidate{"/spice/", mounts.spice, Route::Mount::spice},
                                Candidate{"/", mounts.web, Route::Mount::web}}) {
       if (!c.configured || !path->starts_with(c.prefix)) continue;
+      if (has_encoded_slash(route.target)) break;  // 404
       route.kind = Kind::static_file;
       route.mount = c.mount;
       route.file = path->substr(c.prefix.size() - 1);

@@ -81,10 +81,14 @@ struct Server::Impl {
             {},
             metrics_endpoint(config, metrics)} {
     for (const HostConfig& host : config.hosts) routes.emplace(host.id, make_route(host));
-    if (!config.web.empty()) services.web.emplace(config.web);
+    const std::vector<std::filesystem::path> link_roots(config.static_link_roots.begin(),
+                                                        config.static_link_roots.end());
+    if (!config.web.empty()) services.web.emplace(config.web, link_roots);
     // The browser clients: served when installed (Debian's novnc and spice-html5).
-    if (std::filesystem::is_directory(config.novnc_dir)) services.novnc.emplace(config.novnc_dir);
-    if (std::filesystem::is_directory(config.spice_dir)) services.spice.emplace(config.spice_dir);
+    if (std::filesystem::is_directory(config.novnc_dir))
+      services.novnc.emplace(config.novnc_dir, link_roots);
+    if (std::filesystem::is_directory(config.spice_dir))
+      services.spice.emplace(config.spice_dir, link_roots);
     events.add(session_log);
     events.add(gateway_metrics);
   }

@@ -5,6 +5,7 @@
 #include "gateway/config.hpp"
 #include "gateway/console_layers.hpp"
 #include "gateway/outcome.hpp"
+#include "gateway/request_rules.hpp"
 #include "gateway/responses.hpp"
 #include "gateway/routing.hpp"
 #include "gateway/services.hpp"
@@ -307,7 +308,8 @@ net::awaitable<bool> send(Stream& stream, const Request& req, Response& res) {
 // A file below one of the static roots, or nullopt when there is none to serve.
 template <class Stream>
 net::awaitable<std::optional<bool>> send_file(Stream& stream, const Request& req,
-                                              const StaticFiles& root, std::string_view path) {
+                                              const StaticFiles& root, std::string_view path,
+                                              const std::vector<std::string>& allowed_origins) {
   const auto file = root.resolve(path);
   if (!file) co_return std::nullopt;
   http::file_body::value_type body;
@@ -315,7 +317,8 @@ net::awaitable<std::optional<bool>> send_file(Stream& stream, const Request& req
   body.open(file->c_str(), beast::file_mode::scan, open_error);
   if (open_error) co_return std::nullopt;
   const auto size = body.size();
-  http::response_header<> header = file_header(req, StaticFiles::content_type(*file));
+  http::response_header<> header =
+      file_header(req, StaticFiles::content_type(*file), allowed_origins);
   if (req.method() == http::verb::head) {
     http::response<http::empty_body> res{std::move(header)};
     res.content_length(size);
@@ -387,13 +390,11 @@ net::awaitable<bool> answer_http(Stream& stream, const Request& req, const Route
       } else {
         s.events.refused(state.info, decision.refused);
       }
-      auto res = console_page_response(req, decision, s.config.base_path);
+      auto res = console_page_response(req, decision, s.config.base_path, s.config.allowed_origins);
       co_return co_await send(stream, req, res);
     }
     case Kind::favicon: {
-      http::response<http::empty_body> res{http::status::no_content, req.version()};
-      res.set(http::field::server, "console-gw");
-      res.keep_alive(req.keep_alive());
+      auto res = no_content_response(req);
       co_return co_await send(stream, req, res);
     }
     case Kind::console_status: {
@@ -411,7 +412,8 @@ net::awaitable<bool> answer_http(Stream& stream, const Request& req, const Route
       co_return co_await send(stream, req, res);
     }
     case Kind::static_file:
-      if (auto kept = co_await send_file(stream, req, *static_root(s, route.mount), route.file)) {
+      if (auto kept = co_await send_file(stream, req, *static_root(s, route.mount), route.file,
+                                         s.config.allowed_origins)) {
         co_return *kept;
       }
       break;
@@ -468,6 +470,14 @@ net::awaitable<void> serve(Stream stream, beast::flat_buffer buffer, Services& s
       break;
     }
     Request req = parser.release();
+    if (const auto problem = host_header_problem(req.version(), req.count(http::field::host))) {
+      // Before routing: a plain request, the console page, a file or an upgrade alike.
+      logger.info(prefix(state), " bad request: ", *problem);
+      auto res = text_response(req, http::status::bad_request, std::string(*problem));
+      res.keep_alive(false);
+      co_await http::async_write(stream, res, use_tuple);
+      break;
+    }
     apply_forwarding(s, req, state);
     Route route =
         route_request(req.method_string(), req.target(), beast::websocket::is_upgrade(req),

@@ -1,9 +1,34 @@
 #include "gateway/static_files.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <map>
 
 namespace cgw::gateway {
+namespace {
+
+// The path with every link resolved; the lexically normal path when it does not
+// exist (yet): a root that is missing now serves nothing anyway.
+std::filesystem::path resolved(const std::filesystem::path& path) {
+  std::error_code ec;
+  auto out = std::filesystem::canonical(path, ec);
+  return ec ? path.lexically_normal() : out;
+}
+
+bool inside(const std::filesystem::path& path, const std::filesystem::path& dir) {
+  auto dir_end = dir.end();
+  if (dir_end != dir.begin() && std::prev(dir_end)->empty()) --dir_end;  // "dir/"
+  return std::mismatch(dir.begin(), dir_end, path.begin(), path.end()).first == dir_end;
+}
+
+}  // namespace
+
+StaticFiles::StaticFiles(std::filesystem::path root,
+                         const std::vector<std::filesystem::path>& link_roots)
+    : root_(std::move(root)) {
+  allowed_.push_back(resolved(root_));
+  for (const auto& dir : link_roots) allowed_.push_back(resolved(dir));
+}
 
 std::optional<std::filesystem::path> StaticFiles::resolve(std::string_view path) const {
   std::filesystem::path file = root_;
@@ -22,10 +47,18 @@ std::optional<std::filesystem::path> StaticFiles::resolve(std::string_view path)
     }
     file /= std::string(segment);
   }
-  // Symbolic links are followed: the root is a directory the operator chose
-  // (Debian's novnc links vnc_auto.html to vnc.html), not one users write to.
+  // A directory is 404 (never a listing). Symbolic links are followed only
+  // where they resolve inside the root or a link root: Debian's novnc links
+  // vnc_auto.html to vnc.html, and Debian's web packages link into
+  // /usr/share/javascript; a link to /etc/shadow is nobody's file.
   std::error_code ec;
   if (!std::filesystem::is_regular_file(file, ec)) return std::nullopt;
+  const auto real = std::filesystem::canonical(file, ec);
+  if (ec) return std::nullopt;
+  if (std::none_of(allowed_.begin(), allowed_.end(),
+                   [&real](const std::filesystem::path& dir) { return inside(real, dir); })) {
+    return std::nullopt;
+  }
   return file;
 }
 

@@ -143,6 +143,11 @@ describe('console page in Chromium', { concurrency: false }, () => {
     assert.equal(await page.page.title(), domain.name);
     assert.equal(await page.page.textContent('#name'), domain.name);
     assert.equal(await page.page.isHidden('#reconnect'), true);
+    // The page's Content-Security-Policy (its script by hash, modules and
+    // WebSockets from its own origin) is in force and blocked nothing.
+    const csp = page.response.headers()['content-security-policy'] || '';
+    assert.match(csp, /script-src 'self' 'sha256-[A-Za-z0-9+/]+=*'/, `policy: ${csp}`);
+    assert.ok(!/Content Security Policy/i.test(page.describe()), 'the policy blocked something');
   }
 
   async function assertScreenShows(page, container, name) {

@@ -73,6 +73,8 @@ const ErrorRow error_rows[] = {
   {"HostSshIsString",     "[hosts.kvm1]\nuri = \"qemu:///system\"\nssh = \"yes\"\n",
                                                                       "hosts.kvm1.ssh",      "must be true or false"},
   {"PortZero",            "[gateway]\nport = 0\n",                    "gateway.port",        "must be between 1 and 65535, got 0"},
+  {"LinkRootRelative",    "[gateway]\nstatic_link_roots = [\"js\"]\n",
+                                                                      "gateway.static_link_roots", "\"js\" is not an absolute path"},
   {"PortTooBig",          "[gateway]\nport = 70000\n",                "gateway.port",        "must be between 1 and 65535, got 70000"},
   {"PortNegative",        "[gateway]\nport = -1\n",                   "gateway.port",        "got -1"},
   {"ThreadsTooMany",      "[gateway]\nthreads = 100000\n",            "gateway.threads",     "must be between 0 and 256"},
@@ -195,6 +197,7 @@ cert = "/etc/console-gw/cert.pem"
 key = "/etc/console-gw/key.pem"
 web = "/usr/share/novnc"
 allowed_origins = ["https://ui.example.com", "https://admin.example.com:8443"]
+static_link_roots = ["/usr/share/javascript", "/opt/js"]
 ssl_only = true
 threads = 4
 ping_interval = "45s"
@@ -238,6 +241,8 @@ vnc_security = "passthrough"
   EXPECT_EQ(config.port, 8443);
   EXPECT_EQ(config.public_host, "console.example.com:8443");
   EXPECT_EQ(config.cert, "/etc/console-gw/cert.pem");
+  EXPECT_EQ(config.static_link_roots,
+            (std::vector<std::string>{"/usr/share/javascript", "/opt/js"}));
   EXPECT_EQ(config.key, "/etc/console-gw/key.pem");
   EXPECT_EQ(config.web, "/usr/share/novnc");
   EXPECT_EQ(config.allowed_origins,

@@ -40,6 +40,14 @@ TEST(ReloadRestartOnly, FixedSettingsAreNamedByTheirKeys) {
             (Keys{"gateway.listen", "gateway.port", "gateway.threads", "hosts"}));
 }
 
+// The static roots are opened once, with the links they may follow.
+TEST(ReloadRestartOnly, StaticLinkRootsAreFixed) {
+  const Config running;
+  Config next;
+  next.static_link_roots = {"/usr/share/javascript", "/opt/js"};
+  EXPECT_EQ(restart_only_changes(running, next), Keys{"gateway.static_link_roots"});
+}
+
 TEST(ReloadRestartOnly, AHostAddedIsAChange) {
   Config running;
   Config next = running;

@@ -296,5 +296,18 @@ TEST(RequestTarget, SameAsBoostUrl) {
   EXPECT_GT(with_token, 10'000);  // the comparison covered tokens, not only refusals
 }
 
+TEST(HostHeader, Http11NeedsExactlyOne) {
+  EXPECT_EQ(host_header_problem(11, 1), std::nullopt);
+  EXPECT_EQ(host_header_problem(11, 0), "HTTP/1.1 request without a Host header");
+  EXPECT_EQ(host_header_problem(11, 2), "more than one Host header");
+  EXPECT_EQ(host_header_problem(11, 3), "more than one Host header");
+}
+
+TEST(HostHeader, Http10MayOmitItButNotRepeatIt) {
+  EXPECT_EQ(host_header_problem(10, 0), std::nullopt);
+  EXPECT_EQ(host_header_problem(10, 1), std::nullopt);
+  EXPECT_EQ(host_header_problem(10, 2), "more than one Host header");
+}
+
 }  // namespace
 }  // namespace cgw::gateway

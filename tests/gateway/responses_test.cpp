@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "gateway/console_page.hpp"
 #include "gateway/responses.hpp"
 
 namespace cgw::gateway {
@@ -129,6 +130,10 @@ void expect_page_headers(const TextResponse& res) {
   EXPECT_NE(csp.find("object-src 'none'"), std::string::npos) << csp;
   EXPECT_NE(csp.find("base-uri 'none'"), std::string::npos) << csp;
   EXPECT_NE(csp.find("connect-src 'self'"), std::string::npos) << csp;
+  // The inline script by its hash, never any inline script.
+  EXPECT_NE(csp.find("script-src 'self' 'sha256-"), std::string::npos) << csp;
+  EXPECT_EQ(csp.find("script-src 'self' 'unsafe-inline'"), std::string::npos) << csp;
+  EXPECT_NE(csp.find("frame-ancestors 'self'"), std::string::npos) << csp;
 }
 
 TEST(ResponsesConsolePage, AuthorisedIs200WithTheDomainsNameAsTitle) {
@@ -211,6 +216,46 @@ TEST(ResponsesConsolePage, KeepAliveFollowsTheRequest) {
   const Decision d = authorised(ConsoleKind::vnc, "web01");
   EXPECT_TRUE(console_page_response(request(http::verb::get), d, "").keep_alive());
   EXPECT_FALSE(console_page_response(request(http::verb::get, 11, false), d, "").keep_alive());
+}
+
+// The policy names the page's one script by a SHA-256 hash (the browser tests
+// prove a browser runs it under that policy); the config block is data only.
+TEST(ResponsesConsolePage, ScriptHashMatchesThePagesModuleScript) {
+  const std::string html = render(ConsolePage{});
+  const std::string open = "<script type=\"module\">";
+  const auto start = html.find(open);
+  ASSERT_NE(start, std::string::npos);
+  const std::string script =
+      html.substr(start + open.size(), html.find("</script>", start) - start - open.size());
+  EXPECT_EQ(html.find("<script", start + 1), std::string::npos) << "a second script block";
+  const std::string hash(console_page_script_hash());
+  ASSERT_TRUE(hash.starts_with("'sha256-") && hash.ends_with("'")) << hash;
+  EXPECT_EQ(hash.size(), std::string("'sha256-'").size() + 44) << hash;
+  EXPECT_NE(script.find("WebSocket"), std::string::npos);
+}
+
+TEST(ResponsesConsolePage, FramedBySelfAndTheAllowedOrigins) {
+  const TextResponse res = console_page_response(
+      request(http::verb::get), authorised(ConsoleKind::vnc, "db"), "",
+      {"https://UI.example.com:443", "http://10.0.0.1:8080", "not an origin"});
+  const std::string csp(res["Content-Security-Policy"]);
+  EXPECT_TRUE(csp.ends_with("frame-ancestors 'self' https://ui.example.com http://10.0.0.1:8080"))
+      << csp;
+}
+
+TEST(ResponsesHeaders, EveryAnswerSaysNosniffAndNoReferrer) {
+  const TextResponse text = text_response(request(http::verb::get), http::status::ok, "ok");
+  const auto file = file_header(request(http::verb::get), "text/html; charset=utf-8");
+  const auto empty = no_content_response(request(http::verb::get));
+  for (const auto* fields :
+       {static_cast<const http::fields*>(&text.base()), static_cast<const http::fields*>(&file),
+        static_cast<const http::fields*>(&empty.base())}) {
+    EXPECT_EQ((*fields)["X-Content-Type-Options"], "nosniff");
+    EXPECT_EQ((*fields)["Referrer-Policy"], "no-referrer");
+  }
+  const std::string csp(file["Content-Security-Policy"]);
+  EXPECT_NE(csp.find("object-src 'none'"), std::string::npos) << csp;
+  EXPECT_NE(csp.find("frame-ancestors 'self'"), std::string::npos) << csp;
 }
 
 }  // namespace

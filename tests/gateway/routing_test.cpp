@@ -94,6 +94,13 @@ const RouteRow route_rows[] = {
   {"WebIndex",                 "GET", "/index.html", plain, "", web_only, Kind::static_file, false, "/index.html", Mount::web, "/index.html"},
   {"WebIndexNotMounted",       "GET", "/index.html", plain, "", novnc_only, Kind::not_found, false, "/index.html"},
   {"WebSubdirectory",          "GET", "/css/site.css", plain, "", all_mounts, Kind::static_file, false, "/css/site.css", Mount::web, "/css/site.css"},
+  // An encoded '/' is no separator and no part of a name: 404, whichever mount.
+  {"EncodedSlashNovnc",        "GET", "/novnc%2fvnc.html", plain, "", novnc_only, Kind::not_found, false, "/novnc%2fvnc.html"},
+  {"EncodedSlashBelowNovnc",   "GET", "/novnc/app%2F..%2F..%2Fsecret", plain, "", novnc_only, Kind::not_found, false, "/novnc/app%2F..%2F..%2Fsecret"},
+  {"EncodedSlashWeb",          "GET", "/%2e%2e%2fsecret", plain, "", web_only, Kind::not_found, false, "/%2e%2e%2fsecret"},
+  {"EncodedSlashInQueryOnly",  "GET", "/index.html?a=%2f", plain, "", web_only, Kind::static_file, false, "/index.html?a=%2f", Mount::web, "/index.html"},
+  // "%2e%2e" decodes to "..", which StaticFiles refuses as a segment.
+  {"EncodedDotDot",            "GET", "/novnc/%2e%2e/x", plain, "", novnc_only, Kind::static_file, false, "/novnc/%2e%2e/x", Mount::novnc, "/../x"},
 
   // --- bad targets: 400, and the connection ends
   {"BadEscape",                "GET", "/%zz", plain, "", no_mounts, Kind::bad_target, true, "/%zz"},

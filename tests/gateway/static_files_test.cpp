@@ -80,7 +80,8 @@ TEST_F(StaticFilesTest, RefusesClimbingOut) {
   // refusal is the rule at work, not a missing file.
   for (std::string_view path :
        {"..", "/..", "../secret.txt", "/../secret.txt", "/../outside/secret.txt", "a/../../x",
-        "/app/../../secret.txt", "/app/../x", "/../etc/passwd", "/app/..", "/app/../vnc.html"}) {
+        "/app/../../secret.txt", "/app/../x", "/../etc/passwd", "/app/..", "/app/../vnc.html",
+        "/../x", "/app/../../../../../../etc/passwd"}) {
     EXPECT_EQ(files_.resolve(path), std::nullopt) << path;
   }
 }
@@ -102,6 +103,59 @@ TEST_F(StaticFilesTest, RefusesNul) {
 TEST_F(StaticFilesTest, NoDirectories) {
   for (std::string_view path : {"", "/", "/app", "/app/", "/empty_dir", "/app/core_link", "."}) {
     EXPECT_EQ(files_.resolve(path), std::nullopt) << path;
+  }
+}
+
+// Links that lead out of the root: to a file, to a directory, and a chain of
+// links whose last hop leaves; none is served. Into a link root (as Debian's
+// web packages link into /usr/share/javascript) they are.
+TEST_F(StaticFilesTest, SymlinksOutOfTheRootAreRefused) {
+  fs::create_symlink(dir_.dir() / "secret.txt", root() / "secret_abs.txt");
+  fs::create_symlink("../secret.txt", root() / "secret_rel.txt");
+  fs::create_symlink(dir_.dir() / "outside", root() / "outside_dir");
+  fs::create_symlink("secret_rel.txt", root() / "chain.txt");
+  fs::create_symlink("/etc/passwd", root() / "passwd");
+  for (std::string_view path :
+       {"/secret_abs.txt", "/secret_rel.txt", "/outside_dir/secret.txt", "/chain.txt", "/passwd"}) {
+    EXPECT_EQ(files_.resolve(path), std::nullopt) << path;
+  }
+
+  const StaticFiles with_link_root(root(), {dir_.dir() / "outside"});
+  const auto linked = with_link_root.resolve("/outside_dir/secret.txt");
+  ASSERT_TRUE(linked.has_value());
+  EXPECT_EQ(contents(*linked), "secret");
+  // Only that directory: not its parent.
+  EXPECT_EQ(with_link_root.resolve("/secret_abs.txt"), std::nullopt);
+  EXPECT_EQ(with_link_root.resolve("/passwd"), std::nullopt);
+  // A link root that shares a prefix with the target is not its parent.
+  fs::create_directories(dir_.dir() / "outside2");
+  dir_.write("outside2/x.txt", "x");
+  fs::create_symlink(dir_.dir() / "outside2" / "x.txt", root() / "x2.txt");
+  EXPECT_EQ(with_link_root.resolve("/x2.txt"), std::nullopt);
+}
+
+// A root reached through a link (/srv/web -> /opt/web) serves its own files.
+TEST_F(StaticFilesTest, RootThatIsALinkServesItsFiles) {
+  fs::create_directory_symlink(root(), dir_.dir() / "root_link");
+  const StaticFiles linked(dir_.dir() / "root_link");
+  const auto file = linked.resolve("/app/ui.js");
+  ASSERT_TRUE(file.has_value());
+  EXPECT_EQ(contents(*file), "// ui");
+  EXPECT_EQ(linked.resolve("/../secret.txt"), std::nullopt);
+}
+
+// What Debian ships: every link in /usr/share/novnc and /usr/share/spice-html5
+// resolves into the package's own folder or /usr/share/javascript (the default
+// link roots), so the default configuration serves all of them.
+TEST(StaticFilesDebian, PackagedLinksAreServed) {
+  for (const char* const dir : {"/usr/share/novnc", "/usr/share/spice-html5"}) {
+    if (!fs::is_directory(dir)) continue;
+    const StaticFiles files(dir, {"/usr/share/javascript"});
+    for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+      if (!entry.is_symlink() || !fs::is_regular_file(entry.path())) continue;
+      const std::string below = "/" + fs::relative(entry.path(), fs::path(dir)).string();
+      EXPECT_TRUE(files.resolve(below).has_value()) << dir << below;
+    }
   }
 }
 

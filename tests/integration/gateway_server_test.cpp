@@ -16,11 +16,13 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/json.hpp>
 
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iterator>
@@ -331,6 +333,127 @@ TEST(GatewayMetrics, OnlyAllowedPeersReadMetrics) {
 
   OwnGateway loopback;  // the default: 127.0.0.0/8 and ::1
   EXPECT_EQ(test::http_get(loopback.port(), "/metrics").status, 200);
+}
+
+// Sends `request` as written over a plain socket and returns all the gateway
+// answers until it closes (every request here asks for Connection: close).
+std::string raw_exchange(std::uint16_t port, const std::string& request) {
+  net::io_context ioc;
+  tcp::socket socket(ioc);
+  socket.connect({net::ip::make_address("127.0.0.1"), port});
+  net::write(socket, net::buffer(request));
+  std::string answer;
+  boost::system::error_code ec;
+  char chunk[4096];
+  for (;;) {
+    const std::size_t n = socket.read_some(net::buffer(chunk), ec);
+    answer.append(chunk, n);
+    if (ec) break;
+  }
+  return answer;
+}
+
+std::string status_line(const std::string& answer) { return answer.substr(0, answer.find("\r\n")); }
+
+// RFC 9112 §3.2: HTTP/1.1 needs exactly one Host; whatever the request asks
+// for (a page, the console page, a WebSocket), without one or with two it is
+// answered 400 and the connection ends. HTTP/1.0 may still omit it.
+TEST(GatewayHttp, Http11WithoutOrWithTwoHostHeadersIs400) {
+  OwnGateway gw;
+  const std::string upgrade =
+      "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+  for (const std::string& target :
+       {std::string("/healthz"), std::string("/console?token=") + gw.token()}) {
+    const std::string none =
+        raw_exchange(gw.port(), "GET " + target + " HTTP/1.1\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(status_line(none), "HTTP/1.1 400 Bad Request") << target;
+    EXPECT_NE(none.find("without a Host header"), std::string::npos) << none;
+    const std::string two = raw_exchange(
+        gw.port(), "GET " + target +
+                       " HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\nConnection: "
+                       "close\r\n\r\n");
+    EXPECT_EQ(status_line(two), "HTTP/1.1 400 Bad Request") << target;
+    EXPECT_NE(two.find("more than one Host header"), std::string::npos) << two;
+  }
+  const std::string ws_none = raw_exchange(
+      gw.port(), "GET /websockify?token=" + gw.token() + " HTTP/1.1\r\n" + upgrade + "\r\n");
+  EXPECT_EQ(status_line(ws_none), "HTTP/1.1 400 Bad Request") << ws_none;
+  const std::string ws_two = raw_exchange(
+      gw.port(), "GET /websockify?token=" + gw.token() +
+                     " HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: 127.0.0.1\r\n" + upgrade + "\r\n");
+  EXPECT_EQ(status_line(ws_two), "HTTP/1.1 400 Bad Request") << ws_two;
+
+  const std::string one = raw_exchange(
+      gw.port(), "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(status_line(one), "HTTP/1.1 200 OK") << one;
+  const std::string old = raw_exchange(gw.port(), "GET /healthz HTTP/1.0\r\n\r\n");
+  EXPECT_EQ(status_line(old), "HTTP/1.0 200 OK") << old;
+  // The WebSocket still opens with one Host.
+  auto client = gw.client();
+  client->write("ok");
+  EXPECT_EQ(client->read_exactly(2), "ok");
+}
+
+std::string header_of(const std::string& answer, const std::string& name) {
+  const std::string head = answer.substr(0, answer.find("\r\n\r\n"));
+  const auto at = head.find("\r\n" + name + ": ");
+  if (at == std::string::npos) return {};
+  const auto start = at + 4 + name.size();
+  return head.substr(start, head.find("\r\n", start) - start);
+}
+
+std::string get(std::uint16_t port, const std::string& target) {
+  return raw_exchange(
+      port, "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+}
+
+// Over a real socket: every answer says nosniff and no-referrer; the console
+// page and the files have their policies, framed by the allowed origins; no
+// directory is listed and no spelling of a path or a link leads out of a root.
+TEST(GatewayHttp, SecurityHeadersAndStaticFilesStayInTheirRoots) {
+  test::Scratch web;
+  web.write("www/index.html", "<!doctype html>web");
+  web.write("secret.txt", "secret");
+  std::filesystem::create_symlink(web.dir() / "secret.txt", web.dir() / "www" / "out.txt");
+  std::filesystem::create_symlink("index.html", web.dir() / "www" / "in.html");
+  std::filesystem::create_directories(web.dir() / "www" / "sub");
+  OwnGateway gw(30s, 0, [&web](gateway::Config& c) {
+    c.web = (web.dir() / "www").string();
+    c.allowed_origins = {"https://ui.example.com"};
+  });
+
+  for (const std::string& target : {std::string("/healthz"), std::string("/index.html"),
+                                    std::string("/nope"), "/console?token=" + gw.token()}) {
+    const std::string answer = get(gw.port(), target);
+    EXPECT_EQ(header_of(answer, "X-Content-Type-Options"), "nosniff") << target << answer;
+    EXPECT_EQ(header_of(answer, "Referrer-Policy"), "no-referrer") << target << answer;
+  }
+  const std::string page = get(gw.port(), "/console?token=" + gw.token());
+  EXPECT_EQ(status_line(page), "HTTP/1.1 200 OK") << page;
+  const std::string csp = header_of(page, "Content-Security-Policy");
+  EXPECT_NE(csp.find("script-src 'self' 'sha256-"), std::string::npos) << csp;
+  EXPECT_EQ(csp.find("unsafe-eval"), std::string::npos) << csp;
+  EXPECT_NE(csp.find("frame-ancestors 'self' https://ui.example.com"), std::string::npos) << csp;
+  const std::string file = get(gw.port(), "/index.html");
+  EXPECT_EQ(status_line(file), "HTTP/1.1 200 OK") << file;
+  EXPECT_NE(header_of(file, "Content-Security-Policy").find("object-src 'none'"), std::string::npos)
+      << file;
+  EXPECT_EQ(status_line(get(gw.port(), "/in.html")), "HTTP/1.1 200 OK");
+
+  for (const std::string target :
+       {"/out.txt", "/sub", "/sub/", "/../secret.txt", "/%2e%2e/secret.txt", "/%2E%2E%2Fsecret.txt",
+        "/sub%2f..%2f..%2fsecret.txt", "/..%5csecret.txt", "/index.html%00.txt"}) {
+    const std::string answer = get(gw.port(), target);
+    EXPECT_EQ(status_line(answer).substr(9, 3), "404") << target << "\n" << answer;
+    EXPECT_EQ(answer.find("secret"), std::string::npos) << target;
+  }
+  if (std::filesystem::is_directory("/usr/share/novnc")) {
+    EXPECT_EQ(status_line(get(gw.port(), "/novnc/vnc.html")), "HTTP/1.1 200 OK");
+    EXPECT_EQ(status_line(get(gw.port(), "/novnc/vnc_auto.html")), "HTTP/1.1 200 OK");
+    EXPECT_EQ(status_line(get(gw.port(), "/novnc/core/")), "HTTP/1.1 404 Not Found");
+    EXPECT_EQ(status_line(get(gw.port(), "/novnc%2fvnc.html")), "HTTP/1.1 404 Not Found");
+  }
 }
 
 // The real binary with --log-format json: every line it writes is one JSON
