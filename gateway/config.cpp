@@ -9,11 +9,36 @@
 
 #include <charconv>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <set>
 #include <sstream>
 
 namespace cgw::gateway {
 namespace {
+
+std::string one_line(std::string_view text) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (byte < 0x20 || byte == 0x7f) {
+      out += "\\x";
+      out += hex[byte >> 4];
+      out += hex[byte & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
 
 // Builds the one-line messages: "FILE: section.key: problem".
 class Reader {
@@ -318,21 +343,21 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
   return std::chrono::milliseconds(millis);
 }
 
-Config load_config_file(const std::string& path) {
+ConfigError::ConfigError(const std::string& message) : std::runtime_error(one_line(message)) {}
+
+Config load_config_text(std::string_view text, const std::string& origin) {
   Config config;
-  config.file = path;
-  std::error_code fs_error;
-  if (std::filesystem::is_directory(path, fs_error)) throw ConfigError(path + ": is a directory");
+  config.file = origin;
   toml::table root;
   try {
-    root = toml::parse_file(path);
+    root = toml::parse(text, origin);
   } catch (const toml::parse_error& err) {
     const auto& where = err.source().begin;
-    if (where.line == 0) throw ConfigError(path + ": " + std::string(err.description()));
-    throw ConfigError(path + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) +
-                      ": " + std::string(err.description()));
+    if (where.line == 0) throw ConfigError(origin + ": " + std::string(err.description()));
+    throw ConfigError(origin + ":" + std::to_string(where.line) + ":" +
+                      std::to_string(where.column) + ": " + std::string(err.description()));
   }
-  const Reader r(path);
+  const Reader r(origin);
   for (const auto& [key, value] : root) {
     const std::string_view k = key.str();
     if (k != "gateway" && k != "tokens" && k != "hosts") r.fail(std::string(k), "unknown section");
@@ -346,6 +371,16 @@ Config load_config_file(const std::string& path) {
     }
   }
   return config;
+}
+
+Config load_config_file(const std::string& path) {
+  std::error_code fs_error;
+  if (std::filesystem::is_directory(path, fs_error)) throw ConfigError(path + ": is a directory");
+  std::ifstream file(path, std::ios::binary);
+  if (!file) throw ConfigError(path + ": File could not be opened for reading");
+  const std::string text{std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
+  if (file.bad()) throw ConfigError(path + ": File could not be read");
+  return load_config_text(text, path);
 }
 
 void finish_config(Config& config) {

@@ -10,13 +10,16 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace cgw::gateway {
 
 class ConfigError : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  // Control characters in `message` (from a key, a value or the TOML parser's
+  // description of the text) are escaped ("\n", "\x01"): one line, always.
+  explicit ConfigError(const std::string& message);
 };
 
 struct HostConfig {
@@ -96,6 +99,10 @@ struct Config {
 
 // Reads a TOML file into a Config (defaults where keys are absent).
 Config load_config_file(const std::string& path);
+
+// The same for TOML text already in memory; `origin` stands for the file in
+// Config::file and in every message.
+Config load_config_text(std::string_view text, const std::string& origin);
 
 // Parses "500ms", "30s", "10m", "1h" or a bare number of seconds.
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);

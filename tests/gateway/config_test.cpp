@@ -169,6 +169,43 @@ TEST(ConfigFile, MissingFileNamesTheFile) {
   EXPECT_EQ(error.find('\n'), std::string::npos) << error;
 }
 
+// The text seam (fuzz/config_fuzz.cpp uses it): the origin stands for the file.
+TEST(ConfigText, ReadsLikeAFileAndNamesTheOrigin) {
+  Config config = load_config_text("[gateway]\nport = 7000\n", "inline.toml");
+  EXPECT_EQ(config.file, "inline.toml");
+  EXPECT_EQ(config.port, 7000);
+  try {
+    load_config_text("[gateway]\nport = = 1\n", "inline.toml");
+    ADD_FAILURE() << "a syntax error was accepted";
+  } catch (const ConfigError& error) {
+    EXPECT_TRUE(std::string_view(error.what()).starts_with("inline.toml:2:")) << error.what();
+  }
+}
+
+// Found by fuzz/config_fuzz.cpp: toml++ quotes the character it stopped at, a
+// newline too, and a quoted key may hold escapes; the message stays one line.
+TEST(ConfigText, ControlCharactersInMessagesAreEscaped) {
+  const auto error_of = [](std::string_view text) -> std::string {
+    try {
+      Config config = load_config_text(text, "fuzz.toml");
+      finish_config(config);
+    } catch (const ConfigError& error) {
+      return error.what();
+    }
+    return {};
+  };
+  const std::string syntax = error_of("[gateway]\nssl_only = t\nue\n");
+  EXPECT_TRUE(syntax.starts_with("fuzz.toml:2:")) << syntax;
+  EXPECT_NE(syntax.find("\\n"), std::string::npos) << syntax;
+  const std::string key = error_of("[gateway]\n\"a\\nb\\u0001\" = 1\n");
+  EXPECT_EQ(key, "fuzz.toml: gateway.a\\nb\\x01: unknown key");
+  for (const std::string& message : {syntax, key}) {
+    EXPECT_TRUE(std::none_of(message.begin(), message.end(), [](char c) {
+      return static_cast<unsigned char>(c) < 0x20;
+    })) << message;
+  }
+}
+
 TEST(ConfigFile, EmptyFileGivesDefaultsAndTheLocalHost) {
   TempDir dir;
   const std::string path = dir.write("empty.toml", "");
