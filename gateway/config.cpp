@@ -132,12 +132,12 @@ class Reader {
 
 void read_gateway(const Reader& r, const toml::table& t, Config& c) {
   const std::string s = "gateway";
-  r.only_keys(t, s, {"listen",        "port",          "public_host",      "cert",
-                     "key",           "web",           "allowed_origins",  "ssl_only",
-                     "threads",       "ping_interval", "libvirt_timeout",  "connect_timeout",
-                     "log_level",     "base_path",     "trusted_proxies",  "forwarded_headers",
-                     "novnc_dir",     "spice_dir",     "public_scheme",    "log_format",
-                     "metrics_allow", "drain_timeout", "static_link_roots"});
+  r.only_keys(t, s, {"listen",        "port",          "public_host",       "cert",
+                     "key",           "web",           "allowed_origins",   "ssl_only",
+                     "threads",       "ping_interval", "libvirt_timeout",   "connect_timeout",
+                     "log_level",     "base_path",     "trusted_proxies",   "forwarded_headers",
+                     "novnc_dir",     "spice_dir",     "public_scheme",     "log_format",
+                     "metrics_allow", "drain_timeout", "static_link_roots", "write_timeout"});
   if (auto v = r.string(t, s, "listen")) c.listen = *v;
   if (auto v = r.integer(t, s, "port", 1, 65535)) c.port = static_cast<std::uint16_t>(*v);
   if (auto v = r.string(t, s, "public_host")) c.public_host = *v;
@@ -190,6 +190,7 @@ void read_gateway(const Reader& r, const toml::table& t, Config& c) {
     c.ping_interval = std::chrono::duration_cast<std::chrono::seconds>(*v);
   }
   if (auto v = r.duration(t, s, "libvirt_timeout")) c.libvirt_timeout = *v;
+  if (auto v = r.duration(t, s, "write_timeout")) c.write_timeout = *v;
   if (auto v = r.duration(t, s, "connect_timeout")) c.connect_timeout = *v;
   if (auto v = r.duration(t, s, "drain_timeout")) c.drain_timeout = *v;
   if (auto v = r.string(t, s, "log_level")) {
@@ -433,6 +434,9 @@ void finish_config(Config& config) {
   }
   if (config.ping_interval.count() < 0) {
     throw ConfigError(origin + ": gateway.ping_interval: must not be negative");
+  }
+  if (config.write_timeout.count() < 0) {
+    throw ConfigError(origin + ": gateway.write_timeout: must not be negative");
   }
 }
 

@@ -74,6 +74,9 @@ struct Config {
   bool ssl_only = false;
   unsigned threads = 0;  // 0: one per core
   std::chrono::seconds ping_interval{30};
+  // A write to the browser or the console that makes no progress for this long
+  // ends the session (stream::PumpOptions::write_timeout); zero: never.
+  std::chrono::milliseconds write_timeout{30'000};
   std::chrono::milliseconds libvirt_timeout{10'000};
   std::chrono::milliseconds connect_timeout{5'000};
   // SIGTERM: stop accepting, let open consoles run this long, then close them

@@ -222,8 +222,16 @@ net::awaitable<void> pump_console(Client& client, Connected& c, Services& s,
           console_stream->abort();
         });
       });
-  const stream::PumpOptions pump_options;
+  stream::PumpOptions pump_options;
+  pump_options.write_timeout = s.config.write_timeout;
   const stream::PumpResult result = co_await stream::pump(client, *c.console, pump_options);
+  if (result.stalled && result.ended_by == stream::PumpResult::Ender::console) {
+    // The pump stopped reading the browser when the console stopped taking its
+    // data; read (and drop) the rest until its close reply, so that closing the
+    // socket with unread data does not reset the connection before the browser
+    // has read why (at most the close handshake's 5 s).
+    co_await client.close_and_drain(pump_options.console_stalled);
+  }
   SessionEnded end;
   end.ended_by = result.ended_by == stream::PumpResult::Ender::client
                      ? SessionEnded::Ender::client

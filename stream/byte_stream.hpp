@@ -66,6 +66,11 @@ class ByteStream {
   // Aborts at once: pending operations complete with an error, the transport is closed.
   virtual void abort() noexcept = 0;
 
+  // False once the stream has ended itself (aborted, or gave up on its peer: a
+  // WebSocket heartbeat that went unanswered) even if nobody was waiting on it;
+  // the pump's watchdog looks at it (PumpOptions::write_timeout).
+  virtual bool is_open() const noexcept { return true; }
+
   // Why this stream ended the session, when a layer of it decided to (a filter
   // that refused what it was given): the pump tells the other side this rather
   // than its default reason. nullopt: the stream just ended or failed.

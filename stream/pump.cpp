@@ -1,6 +1,7 @@
 #include "stream/pump.hpp"
 
 #include "stream/buffer_pool.hpp"
+#include "stream/watchdog.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -13,6 +14,7 @@
 #include <array>
 #include <memory>
 #include <optional>
+#include <string>
 
 namespace cgw::stream {
 
@@ -21,17 +23,88 @@ namespace {
 
 using Ender = PumpResult::Ender;
 
+// How far one direction's writes have got, for the watchdog: a count of writes
+// begun and whether one is in flight (two stores per write; no timer per write).
+struct WriteProgress {
+  std::uint32_t writes = 0;
+  std::uint32_t seen = 0;  // `writes` at the watchdog's last tick
+  bool writing = false;
+  unsigned char stuck_ticks = 0;  // ticks that found the same write in flight
+};
+
+// Why the watchdog ended the session, for end_session to report rather than the
+// error its aborting caused.
+struct Cut {
+  PumpResult::Ender ender;
+  bool stalled;  // a write made no progress (else: the client stream ended itself)
+};
+
 // What both directions share. Both run on the caller's executor, one at a time,
-// so plain fields do.
-struct PumpState {
+// so plain fields do; the watchdog ticks on that thread too.
+struct PumpState final : WatchdogMember {
   // A constructor, not brace-initialisation: GCC 12 mis-destroys aggregates
   // initialised with temporaries inside a coroutine frame.
   PumpState(ByteStream& c, ByteStream& k, const PumpOptions& o)
       : client(c), console(k), options(o) {}
+  ~PumpState() override { leave_watchdog(); }
+
+  void watch(const net::any_io_executor& executor) {
+    if (options.write_timeout.count() > 0) join_watchdog(executor, options.write_timeout / 2);
+  }
+
+  // Every half write_timeout: a write that was in flight at two ticks in a row
+  // with nothing written in between has taken at least write_timeout.
+  void on_watchdog_tick() override {
+    if (!ending && !client.is_open()) {
+      // The client stream gave up on its peer (the browser's heartbeat went
+      // unanswered) while no operation of ours waited on it to fail: the other
+      // direction may be stuck writing to a console that stopped reading.
+      cut_session(Cut{Ender::client, false});
+      return;
+    }
+    const bool upstream_stuck = stuck(upstream);
+    const bool downstream_stuck = stuck(downstream);
+    if (!upstream_stuck && !downstream_stuck) return;
+    if (ending) {
+      // Already ending and still stuck (a close frame to a browser that reads
+      // nothing): let go of both.
+      client.abort();
+      console.abort();
+    } else if (upstream_stuck) {
+      // The console stopped reading. Its stuck write fails, and end_session
+      // tells the client why (options.console_stalled).
+      cut_session(Cut{Ender::console, true});
+    } else {
+      cut_session(Cut{Ender::client, true});
+    }
+  }
+
+  bool stuck(WriteProgress& p) {
+    if (!p.writing || p.writes != p.seen) {
+      p.seen = p.writes;
+      p.stuck_ticks = 0;
+      return false;
+    }
+    return ++p.stuck_ticks >= 2;
+  }
+
+  void cut_session(Cut why) {
+    cut = why;
+    console.abort();
+    if (why.ender == Ender::client) client.abort();
+  }
+
+  WriteProgress& progress(Ender from_side) {
+    return from_side == Ender::client ? upstream : downstream;
+  }
+
   ByteStream& client;
   ByteStream& console;
   PumpOptions options;
   PumpResult result;
+  WriteProgress upstream;    // client → console
+  WriteProgress downstream;  // console → client
+  std::optional<Cut> cut;
   bool ending = false;
   bool upstream_done = false;  // the client → console direction has returned
   // Made only when the pump has to wait for that direction, and cancelled when
@@ -44,13 +117,21 @@ struct PumpState {
 net::awaitable<void> end_session(PumpState& state, Ender ender, error_code error) {
   if (state.ending) co_return;
   state.ending = true;
+  if (state.cut) {
+    ender = state.cut->ender;
+    error = state.cut->stalled ? stalled_error() : error_code(net::error::timed_out);
+    state.result.stalled = state.cut->stalled;
+  }
   state.result.ended_by = ender;
   state.result.error = error;
   if (ender == Ender::console) {
-    // Tell the browser why (the VM stopped, the console socket closed), and wait
-    // for its close reply so the reason reaches it, before letting the console go.
+    // Tell the browser why (the VM stopped, the console socket closed, the
+    // console stopped reading), and wait for its close reply so the reason
+    // reaches it, before letting the console go.
     // A named copy: GCC 12 mis-destroys temporaries passed by value to coroutines.
-    const EndReason why = state.console.ending().value_or(state.options.console_closed);
+    const EndReason why = state.result.stalled
+                              ? state.options.console_stalled
+                              : state.console.ending().value_or(state.options.console_closed);
     state.console.abort();
     co_await state.client.close(why);
   } else {
@@ -71,7 +152,12 @@ net::awaitable<std::optional<std::size_t>> relay(PumpState& state, ByteStream& f
   }
   if (n == 0) co_return std::size_t{0};
   counter += n;
-  if (const error_code write_error = co_await to.write(net::buffer(data, n))) {
+  WriteProgress& progress = state.progress(from_side);
+  ++progress.writes;
+  progress.writing = true;
+  const error_code write_error = co_await to.write(net::buffer(data, n));
+  progress.writing = false;
+  if (write_error) {
     co_await end_session(state, from_side == Ender::client ? Ender::console : Ender::client,
                          write_error);
     co_return std::nullopt;
@@ -141,10 +227,27 @@ Copy copy_for(const ByteStream& from) {
 
 }  // namespace
 
+// Boost's error_category has a protected non-virtual destructor by design
+// (categories are never deleted through a base pointer).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wnon-virtual-dtor"
+class PumpCategory final : public boost::system::error_category {
+ public:
+  const char* name() const noexcept override { return "cgw.pump"; }
+  std::string message(int) const override { return "peer stopped reading"; }
+};
+#pragma GCC diagnostic pop
+
+error_code stalled_error() {
+  static const PumpCategory category;
+  return error_code(1, category);
+}
+
 net::awaitable<PumpResult> pump(ByteStream& client, ByteStream& console,
                                 const PumpOptions& options) {
   const auto executor = co_await net::this_coro::executor;
   PumpState state(client, console, options);
+  state.watch(executor);
   // client → console runs beside us; console → client runs here. Then we wait
   // for the other one (it stops soon after: end_session aborted or closed its
   // streams).

@@ -6,6 +6,7 @@
 
 #include "stream/byte_stream.hpp"
 
+#include <chrono>
 #include <cstdint>
 
 namespace cgw::stream {
@@ -21,12 +22,28 @@ struct PumpOptions {
   // Told to the client when the console side ends first (unless the console's
   // stream says why itself: ByteStream::ending()).
   EndReason console_closed{1000, "console closed"};
+  // A write that has not completed for this long (the peer stopped reading) ends
+  // the session: both streams are aborted, and when the console is the one that
+  // stopped, the client is told `console_stalled`. Zero: never. Checked by one
+  // timer per thread (watchdog.hpp) every half of it, so the cut comes between
+  // one and one and a half times this after the write began; a write is at most
+  // `max_read` bytes, so a reader slower than max_read per write_timeout is cut.
+  // Also ends a session whose stream ended itself (the browser's heartbeat gave
+  // up) while nobody was waiting on it.
+  std::chrono::milliseconds write_timeout{0};
+  EndReason console_stalled{4504, "console stopped reading"};
 };
+
+// The error a session cut by the watchdog ends with: "peer stopped reading".
+error_code stalled_error();
 
 struct PumpResult {
   enum class Ender { client, console };
   Ender ended_by = Ender::client;
-  error_code error;  // what ended it (eof, websocket closed, a transport error)
+  // What ended it (eof, websocket closed, a transport error; stalled_error() when
+  // a write made no progress, timed_out when the client stream gave up on its peer).
+  error_code error;
+  bool stalled = false;  // a write made no progress for write_timeout
   std::uint64_t client_to_console = 0;
   std::uint64_t console_to_client = 0;
 };

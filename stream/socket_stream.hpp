@@ -70,6 +70,8 @@ class SocketStream final : public stream::ByteStream {
     socket_.close(ignored);
   }
 
+  bool is_open() const noexcept override { return socket_.is_open(); }
+
   Socket& socket() { return socket_; }
 
  private:

@@ -54,6 +54,7 @@ class BasicWsStream final : public stream::ByteStream, private KeepaliveMember {
   // close(), then reads (and drops) until the browser's close frame or the end.
   boost::asio::awaitable<void> close_and_drain(stream::EndReason why);
   void abort() noexcept override;
+  bool is_open() const noexcept override { return transport_.is_open(); }
 
   // The reason the next close() gives, whatever the pump asks for (the gateway
   // is stopping: 1001). Call on the session's thread.

@@ -329,8 +329,10 @@ TEST(ConfigFile, DurationsAsBareSecondsAndUnits) {
   TempDir dir;
   const std::string path = dir.write("d.toml",
                                      "[gateway]\nping_interval = 10\nlibvirt_timeout = \"1m\"\n"
-                                     "connect_timeout = \"750ms\"\n[tokens]\nmax_ttl = \"1h\"\n");
+                                     "connect_timeout = \"750ms\"\nwrite_timeout = \"2s\"\n"
+                                     "[tokens]\nmax_ttl = \"1h\"\n");
   Config config = load_config_file(path);
+  EXPECT_EQ(config.write_timeout, 2s);
   EXPECT_EQ(config.ping_interval, 10s);
   EXPECT_EQ(config.libvirt_timeout, 60s);
   EXPECT_EQ(config.connect_timeout, 750ms);
@@ -375,10 +377,8 @@ TEST(ConfigFile, SampleConfigLoads) {
 TEST(ConfigFile, BareIntegerDurationsAreRangeChecked) {
   TempDir dir;
   const std::pair<std::string_view, std::string_view> keys[] = {
-      {"gateway", "connect_timeout"},
-      {"gateway", "libvirt_timeout"},
-      {"gateway", "ping_interval"},
-      {"tokens", "max_ttl"},
+      {"gateway", "connect_timeout"}, {"gateway", "libvirt_timeout"}, {"gateway", "ping_interval"},
+      {"gateway", "write_timeout"},   {"tokens", "max_ttl"},
   };
   for (const auto& [section, key] : keys) {
     for (std::string_view value : {"9223372036854775807", "31622401"}) {
