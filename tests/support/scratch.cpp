@@ -1,5 +1,7 @@
 #include "tests/support/scratch.hpp"
 
+#include "tests/support/log_archive.hpp"
+
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -24,6 +26,7 @@ Scratch::Scratch() {
 }
 
 Scratch::~Scratch() {
+  archive_logs(dir_);
   std::error_code ec;
   std::filesystem::remove_all(dir_, ec);
 }
@@ -40,6 +43,10 @@ std::string Scratch::write(std::string_view name, std::string_view content) cons
 std::string Scratch::hs256_secret(const std::string& name) const {
   const std::string file = path(name);
   run("head -c 32 /dev/urandom | base64 > '" + file + "'");
+  std::ifstream in(file);
+  std::string secret;
+  std::getline(in, secret);
+  record_secret(secret);
   return file;
 }
 

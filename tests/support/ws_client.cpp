@@ -1,5 +1,7 @@
 #include "tests/support/ws_client.hpp"
 
+#include "tests/support/log_archive.hpp"
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -179,6 +181,9 @@ class Owned final : public WsClient {
 }  // namespace
 
 std::unique_ptr<WsClient> WsClient::connect(const WsOptions& o) {
+  record_tokens_in(o.target);
+  record_tokens_in(o.cookie);
+  record_tokens_in(o.subprotocol);
   auto ioc = std::make_unique<net::io_context>();
   tcp::socket socket = connect_socket(*ioc, o.host, o.port, o.timeout);
   if (!o.tls) {
@@ -196,6 +201,7 @@ std::unique_ptr<WsClient> WsClient::connect(const WsOptions& o) {
 
 HttpResponse http_get(std::uint16_t port, const std::string& target, bool tls,
                       const std::string& host_header) {
+  record_tokens_in(target);
   net::io_context ioc;
   tcp::socket socket = connect_socket(ioc, "127.0.0.1", port, std::chrono::seconds(15));
   http::request<http::empty_body> req{http::verb::get, target, 11};

@@ -116,6 +116,36 @@ function freePort() {
   });
 }
 
+// --- the suite-wide log check -------------------------------------------------------
+
+// With CGW_TEST_LOG_ARCHIVE set (scripts/test sets it), every token and secret a
+// test uses is remembered and every scratch directory's *.log files are kept, so
+// that scripts/check-test-logs can grep the whole suite's logs for them
+// (tests/support/log_archive.hpp does the same for the C++ tests).
+const logArchive = process.env.CGW_TEST_LOG_ARCHIVE || '';
+
+function recordSecret(secret) {
+  if (!logArchive || !secret || secret.includes('\n')) return;
+  fs.mkdirSync(logArchive, { recursive: true });
+  fs.appendFileSync(path.join(logArchive, 'secrets.txt'), `${secret}\n`, { mode: 0o600 });
+}
+
+function archiveLogs(dir) {
+  if (!logArchive) return;
+  fs.mkdirSync(logArchive, { recursive: true });
+  const walk = (current) => {
+    for (const entry of fs.readdirSync(current, { withFileTypes: true })) {
+      const file = path.join(current, entry.name);
+      if (entry.isDirectory()) walk(file);
+      else if (entry.isFile() && entry.name.endsWith('.log')) {
+        const name = `node-${process.pid}-${path.relative(dir, file).replaceAll('/', '_')}`;
+        fs.copyFileSync(file, path.join(logArchive, name));
+      }
+    }
+  };
+  quietly(() => walk(dir));
+}
+
 // --- scratch files --------------------------------------------------------------
 
 const scratchDirs = new Set();
@@ -139,7 +169,9 @@ class Scratch {
 
   // An HS256 secret as docs/tokens.md makes it: 32 random bytes, base64.
   hs256Secret(name) {
-    return this.write(name, crypto.randomBytes(32).toString('base64') + '\n');
+    const secret = crypto.randomBytes(32).toString('base64');
+    recordSecret(secret);
+    return this.write(name, secret + '\n');
   }
 
   // A self-signed certificate for 127.0.0.1: the proxies' TLS.
@@ -155,6 +187,7 @@ class Scratch {
   }
 
   remove() {
+    archiveLogs(this.dir);
     fs.rmSync(this.dir, { recursive: true, force: true });
     scratchDirs.delete(this.dir);
   }
@@ -270,11 +303,17 @@ function mintHs256(secretFile, claims) {
   const secret = fs.readFileSync(secretFile, 'utf8').trim();
   const input = `${b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }))}.${b64url(JSON.stringify(claims))}`;
   const signature = crypto.createHmac('sha256', secret).update(input).digest();
-  return `${input}.${b64url(signature)}`;
+  const token = `${input}.${b64url(signature)}`;
+  recordSecret(token);
+  return token;
 }
 
 function consoleGwCli(...args) {
-  return execFileSync(consoleGw, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  const output = execFileSync(consoleGw, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  // `console-gw token` prints a token, `console-gw url` a URL with one.
+  if (args[0] === 'token') recordSecret(output);
+  if (args[0] === 'url') recordSecret((output.match(/token=([\w.-]+)/) || [])[1]);
+  return output;
 }
 
 // --- PNG --------------------------------------------------------------------------
@@ -357,7 +396,10 @@ function emergencyCleanup() {
   // SIGTERM, not SIGKILL: nginx's master then takes its workers down with it.
   for (const child of children) quietly(() => child.process.kill('SIGTERM'));
   quietly(removeDomains);
-  for (const dir of scratchDirs) quietly(() => fs.rmSync(dir, { recursive: true, force: true }));
+  for (const dir of scratchDirs) {
+    archiveLogs(dir);
+    quietly(() => fs.rmSync(dir, { recursive: true, force: true }));
+  }
 }
 process.on('exit', emergencyCleanup);
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
