@@ -31,6 +31,8 @@ const limit = { timeout: 45_000 };
 // VNC Authentication uses at most 8 characters, and libvirt refuses more.
 const password = 's3cr3tGW';
 const wrongPassword = 'wr0ngPW!';
+h.recordSecret(password);
+h.recordSecret(wrongPassword);
 
 describe('RFB security in Chromium', { concurrency: false }, () => {
   const scratch = new h.Scratch();

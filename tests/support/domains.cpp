@@ -1,5 +1,7 @@
 #include "tests/support/domains.hpp"
 
+#include "tests/support/log_archive.hpp"
+
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
@@ -68,6 +70,7 @@ const std::string& domain_type() {
 
 TestDomain::TestDomain(std::string name, const std::string& devices, Start start)
     : name_(std::move(name)) {
+  record_passwords_in(devices);
   const std::string xml = domain_xml(domain_type(), name_, devices);
   DomainPtr dom{nullptr};
   if (start == Start::running) {
@@ -85,6 +88,7 @@ TestDomain::TestDomain(std::string name, const std::string& devices, Start start
 
 TestDomain::TestDomain(std::string name, const DomainSpec& spec) : name_(std::move(name)) {
   const std::string xml = domain_xml(name_, spec);
+  record_passwords_in(xml);
   DomainPtr dom{virDomainCreateXML(connection(), xml.c_str(), 0)};
   if (!dom.ptr)
     throw std::runtime_error("tests: cannot create domain " + name_ + ": " + last_error());

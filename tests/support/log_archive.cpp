@@ -70,4 +70,13 @@ void record_tokens_in(std::string_view text) {
   if (last.size() >= 40 && last.find('.') != last.rfind('.')) record_secret(last);
 }
 
+void record_passwords_in(std::string_view xml) {
+  for (const std::string_view quote : {"passwd='", "passwd=\""}) {
+    for (auto at = xml.find(quote); at != std::string_view::npos; at = xml.find(quote, at + 1)) {
+      const std::string_view rest = xml.substr(at + quote.size());
+      record_secret(rest.substr(0, rest.find(quote.back())));
+    }
+  }
+}
+
 }  // namespace cgw::test

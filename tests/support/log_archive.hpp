@@ -22,4 +22,7 @@ void record_secret(std::string_view secret);
 // ("token=X") or a WebSocket subprotocol list, when there is one.
 void record_tokens_in(std::string_view text);
 
+// Records the console passwords (passwd='…') in a domain's XML.
+void record_passwords_in(std::string_view xml);
+
 }  // namespace cgw::test

@@ -260,6 +260,7 @@ function domainType() {
 // A 64 MiB QEMU guest with no disk: SeaBIOS prints its boot messages and stops
 // at "No bootable device", which is what the consoles show.
 function domainXml(type, name, devices) {
+  for (const match of devices.matchAll(/passwd=['"]([^'"]+)['"]/g)) recordSecret(match[1]);
   return `<domain type='${type}'>
   <name>${name}</name>
   <memory unit='MiB'>64</memory>
@@ -436,6 +437,7 @@ module.exports = {
   spiceDevices,
   mintHs256,
   consoleGwCli,
+  recordSecret,
   decodePng,
   distinctColours,
 };
