@@ -10,7 +10,12 @@
 //
 // lookup() may be called from any executor and completes on the caller's. The
 // object must outlive every lookup and the executors they complete on must
-// outlive it: the destructor waits for calls still inside libvirt.
+// outlive it: the destructor waits for calls still inside libvirt (so it may
+// block for up to call_timeout and more; don't run it on a network thread).
+//
+// A reload builds a new Hypervisors from the previous one: a host whose spec is
+// unchanged keeps its connection and threads, shared by both objects, and is
+// closed when the last of them goes.
 #pragma once
 
 #include "libvirt_adapter/domain_xml.hpp"
@@ -59,11 +64,17 @@ struct DomainLookup {
 class Hypervisors {
  public:
   Hypervisors(std::vector<HostSpec> hosts, HypervisorOptions options);
+  // Shares `previous`'s connection and threads for each host with an equal
+  // spec; `previous` may then be destroyed at any time.
+  Hypervisors(std::vector<HostSpec> hosts, HypervisorOptions options, const Hypervisors& previous);
   ~Hypervisors();
   Hypervisors(const Hypervisors&) = delete;
   Hypervisors& operator=(const Hypervisors&) = delete;
 
   bool has_host(const std::string& host_id) const;
+
+  // Whether both use the same connection and threads for the host.
+  bool shares_host(const Hypervisors& other, std::string_view host_id) const;
 
   // Whether a connection to the host is open and was alive when last used (it
   // is opened on first use). Reads one atomic: cheap, never blocks, any thread.
