@@ -36,7 +36,8 @@ std::shared_ptr<const HostSet> load_host_set(const Config& config, const HostSet
   for (const HostConfig& host : config.hosts) {
     security.emplace(host.id, load_host_security(host, origin_of(config)));
   }
-  const libvirt::HypervisorOptions options{config.libvirt_timeout};
+  libvirt::HypervisorOptions options{config.libvirt_timeout};
+  options.threads_per_host = config.libvirt_threads;
   auto hypervisors = previous ? std::make_unique<libvirt::Hypervisors>(host_specs(config), options,
                                                                        *previous->hypervisors)
                               : std::make_unique<libvirt::Hypervisors>(host_specs(config), options);

@@ -26,6 +26,7 @@ std::vector<std::string> restart_only_changes(const Config& running, const Confi
   note(running.forwarded_headers != next.forwarded_headers, "gateway.forwarded_headers");
   note(running.ping_interval != next.ping_interval, "gateway.ping_interval");
   note(running.libvirt_timeout != next.libvirt_timeout, "gateway.libvirt_timeout");
+  note(running.libvirt_threads != next.libvirt_threads, "gateway.libvirt_threads");
   note(running.connect_timeout != next.connect_timeout, "gateway.connect_timeout");
   note(running.drain_timeout != next.drain_timeout, "gateway.drain_timeout");
   note(running.write_timeout != next.write_timeout, "gateway.write_timeout");

@@ -3,9 +3,10 @@
 // A connection is opened (read-only unless the host's XML is read with its
 // secrets) on first use, kept alive with libvirt's
 // keepalive, checked before each use and reopened when dead. Every libvirt call
-// runs on a thread of the host's own, never on a network thread, one call at a
-// time per host by default, so a slow or dead hypervisor ties up its own thread
-// and no other host. Each lookup has a time limit: when it passes, the caller
+// runs on threads of the host's own, never on a network thread, several at once
+// over the one connection (libvirt connections are thread-safe; the remote
+// driver multiplexes calls), so a slow or dead hypervisor ties up its own
+// threads and no other host. Each lookup has a time limit: when it passes, the caller
 // gets `timed_out` at once, even if libvirt is still blocked.
 //
 // lookup() may be called from any executor and completes on the caller's. The
@@ -41,8 +42,9 @@ struct HostSpec {
 struct HypervisorOptions {
   std::chrono::milliseconds call_timeout{10'000};
   // Each host's libvirt calls run on threads of its own; this many of them may
-  // run at once.
-  unsigned threads_per_host = 1;
+  // run at once. With one, a lookup waits while the thread is off the CPU (a
+  // busy machine) or in a slow call: the session set-up's tail (docs/benchmarks.md).
+  unsigned threads_per_host = 4;
   int keepalive_interval_s = 5;  // libvirt keepalive: probe after this idle time
   unsigned keepalive_count = 3;  // and give up after this many unanswered probes
 };

@@ -44,9 +44,10 @@ TEST(ReloadRestartOnly, FixedSettingsAreNamedByTheirKeys) {
   next.port = 6081;
   next.listen = "127.0.0.1";
   next.threads = 4;
+  next.libvirt_threads = 8;
   next.hosts[0].uri = "qemu+ssh://kvm01/system";
   EXPECT_EQ(restart_only_changes(running, next),
-            (Keys{"gateway.listen", "gateway.port", "gateway.threads"}));
+            (Keys{"gateway.listen", "gateway.port", "gateway.threads", "gateway.libvirt_threads"}));
 }
 
 // The static roots are opened once, with the links they may follow.
