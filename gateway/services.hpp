@@ -1,7 +1,7 @@
 // Services: what every session of the gateway shares. Owned by the Server and
 // read-only while it serves; the parts synchronise themselves where they change
 // (the libvirt connections, the SSH sessions, the registry, the listeners, the
-// credentials that a reload replaces).
+// credentials and the host set that a reload replaces).
 #pragma once
 
 #include "common/console_kind.hpp"

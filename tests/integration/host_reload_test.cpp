@@ -74,7 +74,8 @@ class HostReload : public ::testing::Test {
   // `extra` appended (more TOML).
   void write_config(const std::vector<std::string>& hosts, const std::string& extra = {}) {
     std::string text = "[gateway]\nlisten = \"127.0.0.1\"\nport = " + std::to_string(port_) +
-                       "\n[tokens]\nkey_file = \"" + secret_ + "\"\n";
+                       "\nmetrics_allow = [\"127.0.0.1/32\"]\n[tokens]\nkey_file = \"" + secret_ +
+                       "\"\n";
     for (const std::string& id : hosts) {
       text +=
           "[hosts." + id + "]\nuri = \"test://" + node_ + "\"\nvnc_security = \"passthrough\"\n";
@@ -109,6 +110,7 @@ class HostReload : public ::testing::Test {
   int refusal(const std::string& host_id) const { return client(host_id)->read_until_close().code; }
 
   std::string log() const { return read_all(log_); }
+  std::string metrics() const { return test::http_get(port_, "/metrics").body; }
 
   test::Scratch scratch_;
   test::EchoConsole echo_;
@@ -127,11 +129,15 @@ TEST_F(HostReload, AddedHostServesRemovedHostRefusesNewTokensAndOpenConsolesGoOn
   auto on_added = client("added");
   on_added->write("one");
   ASSERT_EQ(on_added->read_exactly(3), "one");
+  // The metrics report the hosts of the moment.
+  EXPECT_NE(metrics().find("console_gw_libvirt_connected{host=\"added\"} 1"), std::string::npos)
+      << metrics();
 
   write_config({"fake"});
   reload_until("reloaded ", 2);
   EXPECT_NE(log().find("hosts removed: added"), std::string::npos) << log();
   EXPECT_EQ(refusal("added"), 4404);
+  EXPECT_EQ(metrics().find("host=\"added\""), std::string::npos) << metrics();
   on_added->write("two");
   EXPECT_EQ(on_added->read_exactly(3), "two");
   echoes("fake", "still");
