@@ -132,12 +132,15 @@ class Reader {
 
 void read_gateway(const Reader& r, const toml::table& t, Config& c) {
   const std::string s = "gateway";
+  // clang-format off
   r.only_keys(t, s, {"listen",        "port",          "public_host",       "cert",
                      "key",           "web",           "allowed_origins",   "ssl_only",
                      "threads",       "ping_interval", "libvirt_timeout",   "connect_timeout",
                      "log_level",     "base_path",     "trusted_proxies",   "forwarded_headers",
                      "novnc_dir",     "spice_dir",     "public_scheme",     "log_format",
-                     "metrics_allow", "drain_timeout", "static_link_roots", "write_timeout"});
+                     "metrics_allow", "drain_timeout", "static_link_roots", "write_timeout",
+                     "libvirt_threads"});
+  // clang-format on
   if (auto v = r.string(t, s, "listen")) c.listen = *v;
   if (auto v = r.integer(t, s, "port", 1, 65535)) c.port = static_cast<std::uint16_t>(*v);
   if (auto v = r.string(t, s, "public_host")) c.public_host = *v;
@@ -190,6 +193,9 @@ void read_gateway(const Reader& r, const toml::table& t, Config& c) {
     c.ping_interval = std::chrono::duration_cast<std::chrono::seconds>(*v);
   }
   if (auto v = r.duration(t, s, "libvirt_timeout")) c.libvirt_timeout = *v;
+  if (auto v = r.integer(t, s, "libvirt_threads", 1, 64)) {
+    c.libvirt_threads = static_cast<unsigned>(*v);
+  }
   if (auto v = r.duration(t, s, "write_timeout")) c.write_timeout = *v;
   if (auto v = r.duration(t, s, "connect_timeout")) c.connect_timeout = *v;
   if (auto v = r.duration(t, s, "drain_timeout")) c.drain_timeout = *v;

@@ -78,6 +78,9 @@ struct Config {
   // ends the session (stream::PumpOptions::write_timeout); zero: never.
   std::chrono::milliseconds write_timeout{30'000};
   std::chrono::milliseconds libvirt_timeout{10'000};
+  // Each host's libvirt calls run on this many threads of its own, so that one
+  // descheduled or slow call does not hold up the other sessions' lookups.
+  unsigned libvirt_threads = 4;
   std::chrono::milliseconds connect_timeout{5'000};
   // SIGTERM: stop accepting, let open consoles run this long, then close them
   // with 1001 (a second SIGTERM closes them at once).

@@ -1,7 +1,7 @@
 // What the gateway uses to complete a host's consoles' own security (the RFB
-// layer, TLS to the console), read from the host's config once at start-up:
-// the VNC password from a file, the console CA, client certificate and key.
-// Shared read-only by every session.
+// layer, TLS to the console), read from the host's config at start-up and at
+// each reload (gateway/host_set.hpp): the VNC password from a file, the console
+// CA, client certificate and key. Shared read-only by the sessions of its set.
 #pragma once
 
 #include "console_tls/client_context.hpp"

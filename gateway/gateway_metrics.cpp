@@ -89,6 +89,17 @@ const std::vector<double>& GatewayMetrics::setup_buckets() {
 
 GatewayMetrics::GatewayMetrics(metrics::Registry& registry, HostStateSources hosts,
                                std::string_view version)
+    : GatewayMetrics(
+          registry,
+          [fixed = std::make_shared<const HostStateSources>(std::move(hosts))] { return fixed; },
+          false, version) {}
+
+GatewayMetrics::GatewayMetrics(metrics::Registry& registry, CurrentHostStates hosts,
+                               std::string_view version)
+    : GatewayMetrics(registry, std::move(hosts), true, version) {}
+
+GatewayMetrics::GatewayMetrics(metrics::Registry& registry, CurrentHostStates hosts,
+                               bool ssh_family, std::string_view version)
     : hosts_(std::move(hosts)),
       active_(registry.gauge("console_gw_sessions_active", "Consoles open now.").with({})),
       bytes_(registry.counter("console_gw_session_bytes_total",
@@ -131,24 +142,26 @@ GatewayMetrics::GatewayMetrics(metrics::Registry& registry, HostStateSources hos
                          setup_buckets(), {"path"});
   for (std::string_view path : paths) setup_.emplace(path, &setup.with({path}));
 
-  const HostStateSources* sources = &hosts_;
+  const CurrentHostStates* current = &hosts_;
   registry.gauge_callback(
       "console_gw_libvirt_connected",
       "1 while the gateway holds a libvirt connection to the host that was alive when last used; "
       "0 before first use and after it was lost.",
-      {"host"}, [sources] {
+      {"host"}, [current] {
+        const std::shared_ptr<const HostStateSources> sources = (*current)();
         std::vector<metrics::Sample> samples;
         for (const std::string& host : sources->hosts) {
           samples.push_back({{host}, sources->hypervisors.connected(host) ? 1.0 : 0.0});
         }
         return samples;
       });
-  if (!hosts_.ssh_hosts.empty()) {
+  if (ssh_family || !hosts_()->ssh_hosts.empty()) {
     registry.gauge_callback(
         "console_gw_ssh_connected",
         "1 while the gateway's SSH session to the host is up (opened on first use, closed "
         "when idle).",
-        {"host"}, [sources] {
+        {"host"}, [current] {
+          const std::shared_ptr<const HostStateSources> sources = (*current)();
           std::vector<metrics::Sample> samples;
           for (const std::string& host : sources->ssh_hosts) {
             const bool up = sources->ssh && sources->ssh->live_sessions(host) > 0;

@@ -21,7 +21,9 @@
 #include <boost/asio/ip/address.hpp>
 
 #include <array>
+#include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,9 +48,16 @@ struct HostStateSources {
   std::vector<std::string> ssh_hosts;  // those that use SSH
 };
 
+// Where each scrape finds the hosts of the moment (a reload replaces them);
+// what it returns is kept alive for the scrape.
+using CurrentHostStates = std::function<std::shared_ptr<const HostStateSources>()>;
+
 class GatewayMetrics final : public SessionEvents {
  public:
+  // Hosts fixed for the GatewayMetrics' lifetime; no SSH family without an SSH host.
   GatewayMetrics(metrics::Registry& registry, HostStateSources hosts, std::string_view version);
+  // Hosts read at each scrape (the SSH family always exists, empty without an SSH host).
+  GatewayMetrics(metrics::Registry& registry, CurrentHostStates hosts, std::string_view version);
 
   void refused(const SessionInfo& session, const Refused& refusal) override;
   void page_served(const SessionInfo& session, ConsoleKind console) override;
@@ -59,7 +68,10 @@ class GatewayMetrics final : public SessionEvents {
   static const std::vector<double>& setup_buckets();
 
  private:
-  HostStateSources hosts_;
+  GatewayMetrics(metrics::Registry& registry, CurrentHostStates hosts, bool ssh_family,
+                 std::string_view version);
+
+  CurrentHostStates hosts_;
   metrics::Gauge& active_;
   std::map<std::string, metrics::Counter*, std::less<>> outcomes_;
   std::map<Refusal, metrics::Counter*> refusals_;

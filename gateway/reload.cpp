@@ -26,11 +26,11 @@ std::vector<std::string> restart_only_changes(const Config& running, const Confi
   note(running.forwarded_headers != next.forwarded_headers, "gateway.forwarded_headers");
   note(running.ping_interval != next.ping_interval, "gateway.ping_interval");
   note(running.libvirt_timeout != next.libvirt_timeout, "gateway.libvirt_timeout");
+  note(running.libvirt_threads != next.libvirt_threads, "gateway.libvirt_threads");
   note(running.connect_timeout != next.connect_timeout, "gateway.connect_timeout");
   note(running.drain_timeout != next.drain_timeout, "gateway.drain_timeout");
   note(running.write_timeout != next.write_timeout, "gateway.write_timeout");
-  // The libvirt connections, SSH sessions and console security of each host.
-  note(running.hosts != next.hosts, "hosts");
+  // [hosts] is reloaded (gateway/host_set.hpp).
   return changed;
 }
 

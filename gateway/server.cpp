@@ -4,7 +4,7 @@
 #include "gateway/console_security.hpp"
 #include "gateway/credentials.hpp"
 #include "gateway/gateway_metrics.hpp"
-#include "gateway/host_routes.hpp"
+#include "gateway/host_set.hpp"
 #include "gateway/reload.hpp"
 #include "gateway/replay_guard.hpp"
 #include "gateway/request_rules.hpp"
@@ -25,11 +25,13 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <mutex>
 #include <thread>
 
 namespace cgw::gateway {
@@ -44,12 +46,16 @@ std::string origin_of(const Config& config) {
   return config.file.empty() ? "command line" : config.file;
 }
 
-std::shared_ptr<tunnel::SshTunnels> make_ssh_tunnels(const Config& config, net::io_context& ioc) {
-  const bool any = std::any_of(config.hosts.begin(), config.hosts.end(),
-                               [](const HostConfig& h) { return h.ssh; });
-  if (!any) return nullptr;
-  return std::make_shared<tunnel::SshTunnels>(ioc.get_executor(), tunnel::SshTunnelOptions{});
-}
+// Host sets no session uses any more are destroyed on a thread of their own:
+// Hypervisors' destructor waits for libvirt calls still running, which must
+// not hold up a network thread. The last ones go before the Server is gone.
+struct HostSetRetirement {
+  net::thread_pool pool{1};
+  ~HostSetRetirement() { pool.join(); }
+  HostSetRetirer retirer() {
+    return [this](HostSet* done) { net::post(pool, [done] { delete done; }); };
+  }
+};
 
 }  // namespace
 
@@ -60,27 +66,27 @@ struct Server::Impl {
                                : std::max(1u, std::thread::hardware_concurrency())),
         contexts(make_contexts(threads)),
         ioc(*contexts.front()),
-        initial(load_credentials(config)),
-        credentials(initial),
-        security(host_securities(config)),
-        hypervisors(host_specs(config), libvirt::HypervisorOptions{config.libvirt_timeout}),
-        ssh_tunnels(make_ssh_tunnels(config, ioc)),
+        credentials(load_credentials(config)),
+        // Always there: a reload may add a host reached through SSH.
+        ssh_tunnels(
+            std::make_shared<tunnel::SshTunnels>(ioc.get_executor(), tunnel::SshTunnelOptions{})),
+        hosts(load_host_set(config, nullptr, ssh_tunnels.get(), retirement.retirer())),
         connector(tunnel::ConnectorOptions{config.connect_timeout}, ssh_tunnels),
         acceptor(ioc),
         origin_policy{config.public_host, config.allowed_origins},
-        services{
-            config,
-            credentials,
-            Authority{origin_policy, initial->verifier, hypervisors, routes, &security, &replay},
-            ConsoleOpeners{connector},
-            events,
-            sessions,
-            TrustedProxies(config.trusted_proxies),
-            {},
-            {},
-            {},
-            metrics_endpoint(config, metrics)} {
-    for (const HostConfig& host : config.hosts) routes.emplace(host.id, make_route(host));
+        services{config,
+                 credentials,
+                 hosts,
+                 origin_policy,
+                 &replay,
+                 ConsoleOpeners{connector},
+                 events,
+                 sessions,
+                 TrustedProxies(config.trusted_proxies),
+                 {},
+                 {},
+                 {},
+                 metrics_endpoint(config, metrics)} {
     const std::vector<std::filesystem::path> link_roots(config.static_link_roots.begin(),
                                                         config.static_link_roots.end());
     if (!config.web.empty()) services.web.emplace(config.web, link_roots);
@@ -110,23 +116,12 @@ struct Server::Impl {
     for (auto& context : contexts) context->stop();
   }
 
-  static std::vector<libvirt::HostSpec> host_specs(const Config& config) {
-    std::vector<libvirt::HostSpec> specs;
-    for (const HostConfig& host : config.hosts) {
-      specs.push_back(
-          {host.id, host.uri, host.vnc_password_from_libvirt || host.spice_password_from_libvirt});
-    }
-    return specs;
-  }
-
-  static HostStateSources host_states(const Config& config, const libvirt::Hypervisors& hypervisors,
-                                      const tunnel::SshTunnels* ssh) {
-    HostStateSources sources{hypervisors, ssh, {}, {}};
-    for (const HostConfig& host : config.hosts) {
-      sources.hosts.push_back(host.id);
-      if (host.ssh) sources.ssh_hosts.push_back(host.id);
-    }
-    return sources;
+  static CurrentHostStates current_host_states(const CurrentHostSet& hosts) {
+    return [&hosts]() -> std::shared_ptr<const HostStateSources> {
+      std::shared_ptr<const HostSet> set = hosts.get();
+      const HostStateSources* states = &set->states;
+      return {std::move(set), states};
+    };
   }
 
   static MetricsEndpoint metrics_endpoint(const Config& config, const metrics::Registry& registry) {
@@ -139,14 +134,8 @@ struct Server::Impl {
     return endpoint;
   }
 
-  static HostSecurities host_securities(const Config& config) {
-    HostSecurities all;
-    for (const HostConfig& host : config.hosts) {
-      all.emplace(host.id, load_host_security(host, origin_of(config)));
-    }
-    return all;
-  }
-
+  // Declared first, so that it goes last: every host set ends on its thread.
+  HostSetRetirement retirement;
   Config config;
   unsigned threads;
   // Outlives the io_contexts: a session that registered after the drain had
@@ -158,23 +147,20 @@ struct Server::Impl {
   net::io_context& ioc;
   std::vector<net::executor_work_guard<net::io_context::executor_type>> guards;
   std::size_t next_context_index = 0;  // used by the acceptor only
-  // The credentials at start, kept for the lifetime of the Server:
-  // Services::authority refers to their verifier.
-  std::shared_ptr<const Credentials> initial;
-  CurrentCredentials credentials;  // a reload replaces them
-  HostSecurities security;
-  ReplayGuard replay;  // one-time tokens' IDs, until they expire
-  libvirt::Hypervisors hypervisors;
-  HostRoutes routes;
-  std::shared_ptr<tunnel::SshTunnels> ssh_tunnels;  // null when no host uses SSH
+  CurrentCredentials credentials;      // a reload replaces them
+  ReplayGuard replay;                  // one-time tokens' IDs, until they expire
+  std::shared_ptr<tunnel::SshTunnels> ssh_tunnels;
+  CurrentHostSet hosts;  // a reload replaces them
+  // What `hosts` was built from (config.hosts is the configuration at start).
+  std::vector<HostConfig> hosts_config{config.hosts};
+  std::mutex reload_mutex;  // reload() from any thread: one at a time
   tunnel::Connector connector;
   tcp::acceptor acceptor;
   OriginPolicy origin_policy;
   // The sessions' events go to the log and to the metrics.
   SessionLogWriter session_log;
   metrics::Registry metrics;
-  GatewayMetrics gateway_metrics{metrics, host_states(config, hypervisors, ssh_tunnels.get()),
-                                 CGW_VERSION};
+  GatewayMetrics gateway_metrics{metrics, current_host_states(hosts), CGW_VERSION};
   SessionEventsFanout events;
   Services services;
   std::atomic<std::uint64_t> next_session{1};
@@ -195,7 +181,7 @@ net::awaitable<void> drain_then_stop(Server::Impl* impl) {
     impl->drain_timer->expires_after(std::chrono::milliseconds(20));
     co_await impl->drain_timer->async_wait(net::as_tuple(net::use_awaitable));
   }
-  if (impl->ssh_tunnels) impl->ssh_tunnels->shutdown();
+  impl->ssh_tunnels->shutdown();
   impl->stop_contexts();
 }
 
@@ -336,21 +322,51 @@ void Server::drain(std::chrono::milliseconds deadline) {
   });
 }
 
+namespace {
+
+std::string joined(const std::vector<std::string>& items) {
+  std::string out;
+  for (const std::string& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
+std::string describe(const HostChanges& changes) {
+  if (changes.empty()) return "hosts unchanged";
+  std::string out;
+  const auto part = [&out](const char* what, const std::vector<std::string>& ids) {
+    if (ids.empty()) return;
+    out += (out.empty() ? "hosts " : "; ") + std::string(what) + ": " + joined(ids);
+  };
+  part("added", changes.added);
+  part("removed", changes.removed);
+  part("changed", changes.changed);
+  return out;
+}
+
+}  // namespace
+
 void Server::reload(const Config& next) {
   Impl& impl = *impl_;
+  const std::lock_guard one_at_a_time(impl.reload_mutex);
   // Everything is loaded before anything changes: a broken file changes nothing.
   log::Level level{};
   if (!log::parse_level(next.log_level, level)) {
     throw ConfigError(origin_of(next) + ": gateway.log_level: must be debug, info, warn or error");
   }
   std::shared_ptr<const Credentials> loaded = load_credentials(next);
+  // Unchanged hosts keep their libvirt connections. The old set lives on in
+  // the sessions that took it, and goes (on the retirement thread) with the last.
+  std::shared_ptr<const HostSet> hosts = load_host_set(
+      next, impl.hosts.get().get(), impl.ssh_tunnels.get(), impl.retirement.retirer());
+  const HostChanges changes = host_changes(impl.hosts_config, next.hosts);
   impl.credentials.replace(std::move(loaded));
+  impl.hosts.replace(std::move(hosts));
+  impl.hosts_config = next.hosts;
   log::set_level(level);
   const std::vector<std::string> fixed = restart_only_changes(impl.config, next);
-  std::string list;
-  for (const std::string& key : fixed) list += (list.empty() ? "" : ", ") + key;
-  logger.info("reloaded ", origin_of(next), ": token key, TLS certificate and log level",
-              fixed.empty() ? "" : "; changed but needs a restart (still as before): ", list);
+  logger.info(
+      "reloaded ", origin_of(next), ": token key, TLS certificate, log level; ", describe(changes),
+      fixed.empty() ? "" : "; changed but needs a restart (still as before): ", joined(fixed));
 }
 
 namespace {

@@ -46,10 +46,13 @@ class Server {
 
   // Applies what may change while serving from `next`, a configuration read
   // afresh (the same file and flags): the token key and policy, the TLS
-  // certificate and key, and the log level. New connections get them;
-  // established sessions keep what they began with. Other settings that differ
-  // are logged as needing a restart. Throws ConfigError, changing nothing,
-  // when `next`'s key or certificate can't be loaded. Any thread may call it.
+  // certificate and key, the log level and [hosts] (added, removed, changed;
+  // an unchanged host keeps its libvirt connection and SSH session). New
+  // connections get them; established sessions keep what they began with (a
+  // removed host's consoles go on; its connection closes after the last).
+  // Other settings that differ are logged as needing a restart. Throws
+  // ConfigError, changing nothing, when `next`'s key, certificate or a host's
+  // files (password, console CA) can't be loaded. Any thread may call it.
   void reload(const Config& next);
   // SIGHUP calls `read` (which re-reads the configuration and throws
   // ConfigError when it is broken), then reload(). A ConfigError is logged in

@@ -1,13 +1,14 @@
 // Services: what every session of the gateway shares. Owned by the Server and
 // read-only while it serves; the parts synchronise themselves where they change
 // (the libvirt connections, the SSH sessions, the registry, the listeners, the
-// credentials that a reload replaces).
+// credentials and the host set that a reload replaces).
 #pragma once
 
 #include "common/console_kind.hpp"
 #include "gateway/authorize.hpp"
 #include "gateway/credentials.hpp"
 #include "gateway/gateway_metrics.hpp"
+#include "gateway/host_set.hpp"
 #include "gateway/static_files.hpp"
 #include "gateway/trusted_proxies.hpp"
 
@@ -38,9 +39,11 @@ struct Services {
   const Config& config;
   // The token verifier and TLS context for new sessions; a reload replaces them.
   const CurrentCredentials& credentials;
-  // Its verifier is the one at start: a session authorises with authority_for()
-  // and the credentials it took when it began.
-  Authority authority;
+  // The hosts for new sessions (libvirt, routes, console security); a reload
+  // replaces them.
+  const CurrentHostSet& hosts;
+  const OriginPolicy& origin_policy;
+  ReplayGuard* replay;  // one-time tokens
   ConsoleOpeners openers;
   SessionEvents& events;
   SessionRegistry& sessions;  // the open consoles, for a graceful stop
@@ -50,9 +53,10 @@ struct Services {
   std::optional<StaticFiles> spice;  // spice-html5 at <base>/spice/
   MetricsEndpoint metrics;           // <base>/metrics
 
-  Authority authority_for(const Credentials& session) const {
-    return {authority.origin_policy, session.verifier,   authority.hypervisors,
-            authority.routes,        authority.security, authority.replay};
+  // What a session authorises with: the credentials and hosts it took when it began.
+  Authority authority_for(const Credentials& session, const HostSet& session_hosts) const {
+    return {origin_policy,        session.verifier,        *session_hosts.hypervisors,
+            session_hosts.routes, &session_hosts.security, replay};
   }
 };
 

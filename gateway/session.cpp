@@ -59,6 +59,9 @@ struct SessionState {
   // The token verifier and TLS context current when the session began: a
   // reload does not change them under it.
   std::shared_ptr<const Credentials> credentials;
+  // The hosts current when the session began: a console goes on when a reload
+  // removes its host (the ConsoleTarget points into this set).
+  std::shared_ptr<const HostSet> hosts;
 };
 
 std::string prefix(const SessionState& state) { return SessionLogWriter::prefix(state.info); }
@@ -132,7 +135,7 @@ struct Connected {
 net::awaitable<Connected> connect_console(Services& s, const Request& req, std::string_view target,
                                           SessionState& state) {
   Connected c;
-  const Authority authority = s.authority_for(*state.credentials);
+  const Authority authority = s.authority_for(*state.credentials, *state.hosts);
   Decision decision = co_await authorize(authority, console_request(req, target, state, true));
   note_names(state, decision);
   if (!decision) {
@@ -389,7 +392,7 @@ net::awaitable<bool> answer_http(Stream& stream, const Request& req, const Route
       co_return co_await send(stream, req, res);
     }
     case Kind::console_page: {
-      const Authority authority = s.authority_for(*state.credentials);
+      const Authority authority = s.authority_for(*state.credentials, *state.hosts);
       const Decision decision =
           co_await authorize(authority, console_request(req, route.target, state));
       note_names(state, decision);
@@ -406,7 +409,7 @@ net::awaitable<bool> answer_http(Stream& stream, const Request& req, const Route
       co_return co_await send(stream, req, res);
     }
     case Kind::console_status: {
-      const Authority authority = s.authority_for(*state.credentials);
+      const Authority authority = s.authority_for(*state.credentials, *state.hosts);
       const Decision decision =
           co_await authorize(authority, console_request(req, route.target, state));
       note_names(state, decision);
@@ -519,6 +522,7 @@ net::awaitable<void> run_session(tcp::socket socket, Services& s, std::uint64_t 
   SessionState state;
   state.info.id = session_id;
   state.credentials = s.credentials.get();
+  state.hosts = s.hosts.get();
   beast::error_code ec;
   const auto peer = socket.remote_endpoint(ec);
   if (!ec) {

@@ -29,8 +29,15 @@ constexpr log::Logger logger{"libvirt"};
 // has threads, so a host that hangs ties up only its own. The connection is
 // shared by those threads (libvirt connections are thread-safe); opening,
 // checking and dropping it happen under the mutex.
+//
+// A Hypervisors made by a reload shares the Host of each host whose spec is
+// unchanged with the one before it; the last owner's destructor waits for the
+// calls still inside libvirt (before the connection goes) and ends the threads.
 struct Host {
   Host(HostSpec s, unsigned threads) : spec(std::move(s)), pool(threads) {}
+  ~Host() { pool.join(); }
+  Host(const Host&) = delete;
+  Host& operator=(const Host&) = delete;
   HostSpec spec;
   net::thread_pool pool;
   std::mutex mutex;
@@ -178,25 +185,46 @@ DomainLookup lookup_blocking(Host& host, const HypervisorOptions& options,
 }  // namespace
 
 struct Hypervisors::Impl {
-  Impl(std::vector<HostSpec> specs, HypervisorOptions opts) : options(opts) {
+  Impl(std::vector<HostSpec> specs, HypervisorOptions opts, const Impl* previous) : options(opts) {
     const unsigned threads = std::max(1u, opts.threads_per_host);
     for (HostSpec& spec : specs) {
       std::string id = spec.id;
-      hosts.emplace(std::move(id), std::make_unique<Host>(std::move(spec), threads));
+      std::shared_ptr<Host> host;
+      if (previous) {
+        const auto it = previous->hosts.find(id);
+        if (it != previous->hosts.end() && same_spec(it->second->spec, spec)) host = it->second;
+      }
+      if (!host) host = std::make_shared<Host>(std::move(spec), threads);
+      hosts.emplace(std::move(id), std::move(host));
     }
   }
+  static bool same_spec(const HostSpec& a, const HostSpec& b) {
+    return a.id == b.id && a.uri == b.uri && a.secure_xml == b.secure_xml;
+  }
   HypervisorOptions options;
-  std::map<std::string, std::unique_ptr<Host>, std::less<>> hosts;
+  std::map<std::string, std::shared_ptr<Host>, std::less<>> hosts;
 };
 
 Hypervisors::Hypervisors(std::vector<HostSpec> hosts, HypervisorOptions options) {
   ensure_initialised();
-  impl_ = std::make_unique<Impl>(std::move(hosts), options);
+  impl_ = std::make_unique<Impl>(std::move(hosts), options, nullptr);
 }
 
-Hypervisors::~Hypervisors() {
-  // Let calls already inside libvirt finish before the hosts they use go away.
-  for (auto& [id, host] : impl_->hosts) host->pool.join();
+Hypervisors::Hypervisors(std::vector<HostSpec> hosts, HypervisorOptions options,
+                         const Hypervisors& previous) {
+  ensure_initialised();
+  impl_ = std::make_unique<Impl>(std::move(hosts), options, previous.impl_.get());
+}
+
+// Each Host's own destructor lets the calls already inside libvirt finish
+// before the connection they use goes away (when no other Hypervisors shares it).
+Hypervisors::~Hypervisors() = default;
+
+bool Hypervisors::shares_host(const Hypervisors& other, std::string_view host_id) const {
+  const auto mine = impl_->hosts.find(host_id);
+  const auto theirs = other.impl_->hosts.find(host_id);
+  return mine != impl_->hosts.end() && theirs != other.impl_->hosts.end() &&
+         mine->second == theirs->second;
 }
 
 bool Hypervisors::has_host(const std::string& host_id) const {
@@ -214,16 +242,19 @@ net::awaitable<DomainLookup> Hypervisors::lookup(std::string host_id, std::strin
     co_return failure(DomainLookup::Status::unknown_host, "no host " + host_id);
   }
   Host* host = it->second.get();
-  const HypervisorOptions* options = &impl_->options;
+  // The options by value: a Host outlives the Hypervisors that queued a call
+  // when a newer one shares it. The Host itself is kept by its last owner's
+  // destructor until its queued calls have run.
+  const HypervisorOptions options = impl_->options;
   auto job = [host, options, uuid = std::move(uuid)] {
-    return lookup_blocking(*host, *options, uuid);
+    return lookup_blocking(*host, options, uuid);
   };
   std::optional<DomainLookup> result = co_await async_run_blocking<DomainLookup>(
-      host->pool, std::move(job), options->call_timeout, net::use_awaitable);
+      host->pool, std::move(job), options.call_timeout, net::use_awaitable);
   if (!result) {
     co_return failure(
         DomainLookup::Status::timed_out,
-        "libvirt did not answer within " + std::to_string(options->call_timeout.count()) + " ms");
+        "libvirt did not answer within " + std::to_string(options.call_timeout.count()) + " ms");
   }
   co_return std::move(*result);
 }

@@ -3,14 +3,20 @@
 // A connection is opened (read-only unless the host's XML is read with its
 // secrets) on first use, kept alive with libvirt's
 // keepalive, checked before each use and reopened when dead. Every libvirt call
-// runs on a thread of the host's own, never on a network thread, one call at a
-// time per host by default, so a slow or dead hypervisor ties up its own thread
-// and no other host. Each lookup has a time limit: when it passes, the caller
+// runs on threads of the host's own, never on a network thread, several at once
+// over the one connection (libvirt connections are thread-safe; the remote
+// driver multiplexes calls), so a slow or dead hypervisor ties up its own
+// threads and no other host. Each lookup has a time limit: when it passes, the caller
 // gets `timed_out` at once, even if libvirt is still blocked.
 //
 // lookup() may be called from any executor and completes on the caller's. The
 // object must outlive every lookup and the executors they complete on must
-// outlive it: the destructor waits for calls still inside libvirt.
+// outlive it: the destructor waits for calls still inside libvirt (so it may
+// block for up to call_timeout and more; don't run it on a network thread).
+//
+// A reload builds a new Hypervisors from the previous one: a host whose spec is
+// unchanged keeps its connection and threads, shared by both objects, and is
+// closed when the last of them goes.
 #pragma once
 
 #include "libvirt_adapter/domain_xml.hpp"
@@ -36,8 +42,9 @@ struct HostSpec {
 struct HypervisorOptions {
   std::chrono::milliseconds call_timeout{10'000};
   // Each host's libvirt calls run on threads of its own; this many of them may
-  // run at once.
-  unsigned threads_per_host = 1;
+  // run at once. With one, a lookup waits while the thread is off the CPU (a
+  // busy machine) or in a slow call: the session set-up's tail (docs/benchmarks.md).
+  unsigned threads_per_host = 4;
   int keepalive_interval_s = 5;  // libvirt keepalive: probe after this idle time
   unsigned keepalive_count = 3;  // and give up after this many unanswered probes
 };
@@ -59,11 +66,17 @@ struct DomainLookup {
 class Hypervisors {
  public:
   Hypervisors(std::vector<HostSpec> hosts, HypervisorOptions options);
+  // Shares `previous`'s connection and threads for each host with an equal
+  // spec; `previous` may then be destroyed at any time.
+  Hypervisors(std::vector<HostSpec> hosts, HypervisorOptions options, const Hypervisors& previous);
   ~Hypervisors();
   Hypervisors(const Hypervisors&) = delete;
   Hypervisors& operator=(const Hypervisors&) = delete;
 
   bool has_host(const std::string& host_id) const;
+
+  // Whether both use the same connection and threads for the host.
+  bool shares_host(const Hypervisors& other, std::string_view host_id) const;
 
   // Whether a connection to the host is open and was alive when last used (it
   // is opened on first use). Reads one atomic: cheap, never blocks, any thread.

@@ -78,6 +78,7 @@ const ErrorRow error_rows[] = {
   {"PortTooBig",          "[gateway]\nport = 70000\n",                "gateway.port",        "must be between 1 and 65535, got 70000"},
   {"PortNegative",        "[gateway]\nport = -1\n",                   "gateway.port",        "got -1"},
   {"ThreadsTooMany",      "[gateway]\nthreads = 100000\n",            "gateway.threads",     "must be between 0 and 256"},
+  {"LibvirtThreadsZero",  "[gateway]\nlibvirt_threads = 0\n",        "gateway.libvirt_threads", "must be between 1 and 64"},
   {"SshPortZero",         "[hosts.kvm1]\nuri = \"qemu+ssh://kvm1/system\"\nssh_port = 0\n",
                                                                       "hosts.kvm1.ssh_port", "must be between 1 and 65535"},
   {"DurationWords",       "[gateway]\nping_interval = \"30 seconds\"\n", "gateway.ping_interval", "must be a duration"},
@@ -239,6 +240,7 @@ ssl_only = true
 threads = 4
 ping_interval = "45s"
 libvirt_timeout = "2500ms"
+libvirt_threads = 8
 connect_timeout = 3
 log_level = "debug"
 
@@ -288,6 +290,7 @@ vnc_security = "passthrough"
   EXPECT_EQ(config.threads, 4u);
   EXPECT_EQ(config.ping_interval, 45s);
   EXPECT_EQ(config.libvirt_timeout, 2500ms);
+  EXPECT_EQ(config.libvirt_threads, 8u);
   EXPECT_EQ(config.connect_timeout, 3s);
   EXPECT_EQ(config.log_level, "debug");
 
