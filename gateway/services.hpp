@@ -19,6 +19,7 @@ class ConsoleOpener;
 
 namespace cgw::gateway {
 
+class Admission;
 struct Config;
 class SessionEvents;
 class SessionRegistry;
@@ -49,6 +50,7 @@ struct Services {
   std::optional<StaticFiles> novnc;  // noVNC at <base>/novnc/
   std::optional<StaticFiles> spice;  // spice-html5 at <base>/spice/
   MetricsEndpoint metrics;           // <base>/metrics
+  Admission* admission = nullptr;    // [limits]: set by the Server, never null while serving
 
   Authority authority_for(const Credentials& session) const {
     return {authority.origin_policy, session.verifier,   authority.hypervisors,
