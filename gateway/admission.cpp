@@ -1,9 +1,35 @@
 #include "gateway/admission.hpp"
 
+#include "metrics/registry.hpp"
+
 #include <algorithm>
 #include <utility>
 
 namespace cgw::gateway {
+
+std::string_view limit_name(Limit limit) {
+  switch (limit) {
+    case Limit::max_header_bytes:
+      return "max_header_bytes";
+    case Limit::max_message_bytes:
+      return "max_message_bytes";
+    case Limit::max_sessions:
+      return "max_sessions";
+    case Limit::max_sessions_per_client:
+      return "max_sessions_per_client";
+    case Limit::handshake_rate:
+      return "handshake_rate";
+    case Limit::max_handshakes:
+      return "max_handshakes";
+    case Limit::max_handshakes_per_peer:
+      return "max_handshakes_per_peer";
+    case Limit::idle_timeout:
+      return "idle_timeout";
+    case Limit::max_session_length:
+      return "max_session_length";
+  }
+  return "-";
+}
 
 CountTable::Ticket::Ticket(Ticket&& other) noexcept
     : table_(std::exchange(other.table_, nullptr)), key_(std::move(other.key_)) {}
@@ -110,6 +136,24 @@ Admission::Ticket Admission::begin_handshake(std::string_view peer, bool trusted
 
 Admission::Ticket Admission::open_console(std::string_view client, Verdict& why) {
   return consoles_.take(client, limits_.max_sessions, limits_.max_sessions_per_client, why);
+}
+
+void Admission::expose(metrics::Registry& registry) {
+  auto& family = registry.counter(
+      "console_gw_limit_refusals_total",
+      "Connections, requests and consoles refused or ended by a [limits] setting.", {"limit"});
+  for (std::size_t i = 0; i < limit_count; ++i) {
+    refusals_[i] = &family.with({std::string(limit_name(static_cast<Limit>(i)))});
+  }
+  registry.gauge_callback(
+      "console_gw_handshakes_open", "Connections accepted and not yet upgraded to a console.", {},
+      [this] {
+        return std::vector<metrics::Sample>{{{}, static_cast<double>(handshakes())}};
+      });
+}
+
+void Admission::refused(Limit limit) noexcept {
+  if (metrics::Counter* counter = refusals_[static_cast<std::size_t>(limit)]) counter->inc();
 }
 
 }  // namespace cgw::gateway

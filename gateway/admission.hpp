@@ -15,6 +15,7 @@
 // destroyed on any thread but must not outlive their Admission.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -23,7 +24,28 @@
 #include <string_view>
 #include <unordered_map>
 
+namespace cgw::metrics {
+class Counter;
+class Registry;
+}  // namespace cgw::metrics
+
 namespace cgw::gateway {
+
+// The limits whose refusals and cuts are counted, as
+// console_gw_limit_refusals_total{limit="<the [limits] key>"}.
+enum class Limit : std::uint8_t {
+  max_header_bytes,
+  max_message_bytes,
+  max_sessions,
+  max_sessions_per_client,
+  handshake_rate,
+  max_handshakes,
+  max_handshakes_per_peer,
+  idle_timeout,
+  max_session_length,
+};
+inline constexpr std::size_t limit_count = 9;
+std::string_view limit_name(Limit limit);
 
 struct AdmissionLimits {
   std::size_t max_sessions = 8000;            // open consoles in total
@@ -116,6 +138,13 @@ class Admission {
     return rate_.allow(client, RateTable::Clock::now());
   }
 
+  // Registers console_gw_limit_refusals_total{limit} (every limit at zero)
+  // and console_gw_handshakes_open with `registry`, which must outlive the
+  // last refused() call. Call before serving.
+  void expose(metrics::Registry& registry);
+  // Counts a refusal (or a session cut) by `limit`; any thread.
+  void refused(Limit limit) noexcept;
+
   std::size_t open_consoles() const { return consoles_.total(); }
   std::size_t handshakes() const { return handshakes_.total(); }
   const AdmissionLimits& limits() const { return limits_; }
@@ -125,6 +154,7 @@ class Admission {
   CountTable handshakes_;
   CountTable consoles_;
   RateTable rate_;
+  std::array<metrics::Counter*, limit_count> refusals_{};
 };
 
 }  // namespace cgw::gateway

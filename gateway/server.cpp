@@ -105,6 +105,7 @@ struct Server::Impl {
     events.add(session_log);
     events.add(gateway_metrics);
     services.admission = &admission;
+    admission.expose(metrics);
   }
 
   // One io_context per network thread, each run by its thread alone: a session

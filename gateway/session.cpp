@@ -135,8 +135,10 @@ void expire_at(Stream& stream, Clock::time_point deadline) {
 // there were), so that a flood of them does not flood the log as well.
 class RefusalLog {
  public:
-  explicit constexpr RefusalLog(std::string_view what) : what_(what) {}
-  void note(const SessionState& state, std::string_view detail) {
+  constexpr RefusalLog(Limit limit, std::string_view what) : limit_(limit), what_(what) {}
+  // Counts the refusal (console_gw_limit_refusals_total) and logs it.
+  void note(Services& s, const SessionState& state, std::string_view detail) {
+    s.admission->refused(limit_);
     const auto now = Clock::now().time_since_epoch().count();
     const auto count = refused_.fetch_add(1, std::memory_order_relaxed) + 1;
     auto last = last_.load(std::memory_order_relaxed);
@@ -149,16 +151,19 @@ class RefusalLog {
   }
 
  private:
+  Limit limit_;
   std::string_view what_;
   std::atomic<Clock::rep> last_{0};
   std::atomic<std::uint64_t> refused_{0};
 };
 
-RefusalLog handshake_total_log{"limits.max_handshakes reached"};
-RefusalLog handshake_peer_log{"limits.max_handshakes_per_peer reached"};
-RefusalLog rate_log{"limits.handshake_rate exceeded: 429"};
-RefusalLog sessions_total_log{"limits.max_sessions reached: 503"};
-RefusalLog sessions_client_log{"limits.max_sessions_per_client reached: 429"};
+RefusalLog handshake_total_log{Limit::max_handshakes, "limits.max_handshakes reached"};
+RefusalLog handshake_peer_log{Limit::max_handshakes_per_peer,
+                              "limits.max_handshakes_per_peer reached"};
+RefusalLog rate_log{Limit::handshake_rate, "limits.handshake_rate exceeded: 429"};
+RefusalLog sessions_total_log{Limit::max_sessions, "limits.max_sessions reached: 503"};
+RefusalLog sessions_client_log{Limit::max_sessions_per_client,
+                               "limits.max_sessions_per_client reached: 429"};
 
 // Too many consoles requests from this client, or too many consoles open: the
 // answer to the upgrade or the request, instead of it.
@@ -173,7 +178,7 @@ TextResponse limit_response(const Request& req, http::status status, std::string
 // client's rate, or the 429 that answers it.
 std::optional<TextResponse> check_rate(Services& s, const Request& req, const SessionState& state) {
   if (s.admission->allow_request(state.client_address)) return std::nullopt;
-  rate_log.note(state, "client " + state.client_address);
+  rate_log.note(s, state, "client " + state.client_address);
   return limit_response(req, http::status::too_many_requests, "too many console requests");
 }
 
@@ -185,11 +190,12 @@ std::optional<TextResponse> admit_console(Services& s, const Request& req, Sessi
   if (state.console_ticket) return std::nullopt;
   const auto& limits = s.config.limits;
   if (why == Admission::Verdict::total_full) {
-    sessions_total_log.note(state, std::to_string(limits.max_sessions) + " consoles open");
+    sessions_total_log.note(s, state, std::to_string(limits.max_sessions) + " consoles open");
     return limit_response(req, http::status::service_unavailable, "too many consoles open");
   }
-  sessions_client_log.note(state, std::to_string(limits.max_sessions_per_client) +
-                                      " consoles open for client " + state.client_address);
+  sessions_client_log.note(s, state,
+                           std::to_string(limits.max_sessions_per_client) +
+                               " consoles open for client " + state.client_address);
   return limit_response(req, http::status::too_many_requests,
                         "too many consoles open from this address");
 }
@@ -331,6 +337,13 @@ net::awaitable<void> pump_console(Client& client, Connected& c, Services& s,
   end.to_console = result.client_to_console;
   end.to_client = result.console_to_client;
   end.duration = Clock::now() - state.info.started;
+  if (result.error == boost::system::errc::message_size) {
+    s.admission->refused(Limit::max_message_bytes);
+  } else if (result.error == stream::idle_error()) {
+    s.admission->refused(Limit::idle_timeout);
+  } else if (result.error == stream::too_long_error()) {
+    s.admission->refused(Limit::max_session_length);
+  }
   s.events.ended(state.info, end);
 }
 
@@ -571,6 +584,7 @@ net::awaitable<void> serve(Stream stream, beast::flat_buffer buffer, Services& s
     if (read_error == http::error::header_limit) {
       logger.info(prefix(state), " bad request: header larger than limits.max_header_bytes (",
                   limits.max_header_bytes, " bytes): 431");
+      s.admission->refused(Limit::max_header_bytes);
       auto res = text_response(Request{}, http::status::request_header_fields_too_large,
                                "request header fields too large");
       res.keep_alive(false);
@@ -658,10 +672,11 @@ net::awaitable<void> run_session(tcp::socket socket, Services& s, std::uint64_t 
   if (!handshaking) {
     if (why == Admission::Verdict::total_full) {
       handshake_total_log.note(
-          state, std::to_string(s.config.limits.max_handshakes) + " connections handshaking");
+          s, state, std::to_string(s.config.limits.max_handshakes) + " connections handshaking");
     } else {
-      handshake_peer_log.note(state, std::to_string(s.config.limits.max_handshakes_per_peer) +
-                                         " connections handshaking from " + state.client_address);
+      handshake_peer_log.note(s, state,
+                              std::to_string(s.config.limits.max_handshakes_per_peer) +
+                                  " connections handshaking from " + state.client_address);
     }
     co_return;
   }

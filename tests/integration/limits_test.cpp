@@ -77,6 +77,19 @@ class LimitsGateway {
     return test::WsClient::connect(o);
   }
   test::EchoConsole& echo() { return echo_; }
+  // The value of `series` in /metrics (a moment after the event: the gateway
+  // counts on its own threads), or -1 when it is not there within 2 s.
+  double metric(const std::string& series, double expected) const {
+    double value = -1;
+    for (int i = 0; i < 40; ++i) {
+      const std::string text = test::http_get(port(), "/metrics").body;
+      const auto at = text.find("\n" + series + " ");
+      value = at == std::string::npos ? -1 : std::stod(text.substr(at + series.size() + 2));
+      if (value == expected) break;
+      std::this_thread::sleep_for(50ms);
+    }
+    return value;
+  }
 
  private:
   test::Scratch scratch_;
@@ -227,6 +240,7 @@ TEST(Limits, AnOversizedRequestHeaderIsAnswered431) {
       "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + std::string(5000, 'a') + "\r\n\r\n"));
   EXPECT_EQ(Raw::status(big.head()), 431);
   EXPECT_TRUE(big.ended_within(2s));
+  EXPECT_EQ(gw.metric("console_gw_limit_refusals_total{limit=\"max_header_bytes\"}", 1), 1);
 }
 
 TEST(Limits, AnOversizedMessageIsClosedWith1009AndTheConsoleReleased) {
@@ -240,6 +254,7 @@ TEST(Limits, AnOversizedMessageIsClosedWith1009AndTheConsoleReleased) {
   EXPECT_EQ(close.code, 1009);
   EXPECT_EQ(close.reason, "message too big");
   EXPECT_TRUE(gw.echo().wait_for_ended(1, 3s));
+  EXPECT_EQ(gw.metric("console_gw_limit_refusals_total{limit=\"max_message_bytes\"}", 1), 1);
 }
 
 TEST(Limits, MaxSessionsRefusesTheUpgradeWith503UntilOneCloses) {
@@ -251,6 +266,7 @@ TEST(Limits, MaxSessionsRefusesTheUpgradeWith503UntilOneCloses) {
   auto second = gw.client();
   Raw third(gw.port());
   EXPECT_EQ(third.upgrade(gw.token()), 503);
+  EXPECT_EQ(gw.metric("console_gw_limit_refusals_total{limit=\"max_sessions\"}", 1), 1);
   first->close();
   // The first one's ticket comes back when its session has ended.
   ASSERT_TRUE(gw.echo().wait_for_ended(1, 3s));
@@ -295,6 +311,7 @@ TEST(Limits, ConsoleRequestsBeyondTheRateAreAnswered429) {
   std::vector<int> statuses;
   for (int i = 0; i < 4; ++i) statuses.push_back(test::http_get(gw.port(), status_check).status);
   EXPECT_EQ(statuses, (std::vector<int>{426, 426, 426, 429}));
+  EXPECT_EQ(gw.metric("console_gw_limit_refusals_total{limit=\"handshake_rate\"}", 1), 1);
   // Other files are not console requests; other clients have buckets of their own.
   EXPECT_EQ(test::http_get(gw.port(), "/healthz").status, 200);
   Raw other(gw.port(), "127.0.0.2");
@@ -308,9 +325,11 @@ TEST(Limits, HandshakesPerPeerAreCappedAndOthersStillServed) {
   LimitsGateway gw([](gateway::Config& c) { c.limits.max_handshakes_per_peer = 5; });
   std::vector<Raw> held;
   for (int i = 0; i < 5; ++i) held.emplace_back(gw.port(), "127.0.0.2");
-  std::this_thread::sleep_for(200ms);  // all five accepted
+  // All five accepted, and the request for /metrics itself.
+  EXPECT_EQ(gw.metric("console_gw_handshakes_open", 6), 6);
   Raw sixth(gw.port(), "127.0.0.2");
   EXPECT_TRUE(sixth.ended_within(1s)) << "a sixth handshake from the same peer was kept";
+  EXPECT_EQ(gw.metric("console_gw_limit_refusals_total{limit=\"max_handshakes_per_peer\"}", 1), 1);
   EXPECT_EQ(test::http_get(gw.port(), "/healthz").status, 200);
   // One gives its slot back; then the peer may start another.
   held.front().close();
@@ -376,6 +395,7 @@ TEST(Limits, AnIdleConsoleIsClosedWith4408) {
   const test::CloseFrame close = client->read_until_close();
   EXPECT_EQ(close.code, 4408);
   EXPECT_EQ(close.reason, "console idle for 1s");
+  EXPECT_EQ(gw.metric("console_gw_limit_refusals_total{limit=\"idle_timeout\"}", 1), 1);
   EXPECT_GE(seconds_since(start), 0.9);
   EXPECT_LE(seconds_since(start), 2.0);
   EXPECT_TRUE(gw.echo().wait_for_ended(1, 3s));
@@ -400,6 +420,7 @@ TEST(Limits, ASessionIsClosedWith4410AtItsMaximumLength) {
   const test::CloseFrame close = client->read_until_close();
   EXPECT_EQ(close.code, 4410);
   EXPECT_EQ(close.reason, "session time limit (1s) reached");
+  EXPECT_EQ(gw.metric("console_gw_limit_refusals_total{limit=\"max_session_length\"}", 1), 1);
   EXPECT_GE(seconds_since(start), 0.9);
   EXPECT_LE(seconds_since(start), 2.5);
   EXPECT_TRUE(gw.echo().wait_for_ended(1, 3s));
