@@ -165,7 +165,7 @@ RefusalLog sessions_total_log{Limit::max_sessions, "limits.max_sessions reached:
 RefusalLog sessions_client_log{Limit::max_sessions_per_client,
                                "limits.max_sessions_per_client reached: 429"};
 
-// Too many consoles requests from this client, or too many consoles open: the
+// Too many console requests from this client, or too many consoles open: the
 // answer to the upgrade or the request, instead of it.
 TextResponse limit_response(const Request& req, http::status status, std::string body) {
   auto res = text_response(req, status, std::move(body));

@@ -48,6 +48,15 @@ TEST(ReloadRestartOnly, StaticLinkRootsAreFixed) {
   EXPECT_EQ(restart_only_changes(running, next), Keys{"gateway.static_link_roots"});
 }
 
+// The admission tables and the sessions' limits are made at start.
+TEST(ReloadRestartOnly, LimitsAreFixed) {
+  const Config running;
+  Config next;
+  next.limits.max_sessions = 10;
+  next.limits.idle_timeout = std::chrono::minutes(15);
+  EXPECT_EQ(restart_only_changes(running, next), Keys{"limits"});
+}
+
 TEST(ReloadRestartOnly, AHostAddedIsAChange) {
   Config running;
   Config next = running;
