@@ -82,8 +82,9 @@ struct PumpState final : WatchdogMember {
     join_watchdog(executor, period);
   }
 
-  // Every half write_timeout: a write that was in flight at two ticks in a row
-  // with nothing written in between has taken at least write_timeout.
+  // Every tick (half write_timeout, or less when a session limit needs it): a
+  // write that was in flight at stuck_ticks_needed ticks in a row with nothing
+  // written in between has taken at least write_timeout. Then the limits.
   void on_watchdog_tick() override {
     if (!ending && !client.is_open()) {
       // The client stream gave up on its peer (the browser's heartbeat went
