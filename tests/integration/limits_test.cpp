@@ -220,6 +220,24 @@ TEST(Limits, ATricklingRequestIsClosedAtTheHandshakeTimeout) {
   EXPECT_LE(seconds_since(start), 2.5);
 }
 
+TEST(Limits, AStalledTlsHandshakeIsClosedAtTheHandshakeTimeout) {
+  test::Scratch certs;
+  const auto [cert, key] = certs.tls_certificate("tls");
+  LimitsGateway gw([&cert, &key](gateway::Config& c) {
+    c.cert = cert;
+    c.key = key;
+    c.limits.handshake_timeout = 1s;
+  });
+  const auto start = Clock::now();
+  Raw stalled(gw.port());
+  // The start of a ClientHello (a TLS handshake record, 512 bytes announced),
+  // then nothing: detection says TLS, and the handshake waits for the rest.
+  ASSERT_TRUE(stalled.send(std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11)));
+  EXPECT_TRUE(stalled.ended_within(4s)) << "still open after 4 s (the old limits were 10 s each)";
+  EXPECT_GE(seconds_since(start), 0.9);
+  EXPECT_LE(seconds_since(start), 2.5);
+}
+
 TEST(Limits, TheHandshakeTimeoutRestartsAfterEachAnsweredRequest) {
   LimitsGateway gw([](gateway::Config& c) { c.limits.handshake_timeout = 1s; });
   Raw keep_alive(gw.port());
