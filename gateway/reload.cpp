@@ -13,6 +13,8 @@ std::vector<std::string> restart_only_changes(const Config& running, const Confi
   note(running.listen != next.listen, "gateway.listen");
   note(running.port != next.port, "gateway.port");
   note(running.threads != next.threads, "gateway.threads");
+  // The admission counts and the sessions' limits are made at start.
+  note(running.limits != next.limits, "limits");
   // What every session reads from the Config the Server was made with.
   note(running.public_host != next.public_host, "gateway.public_host");
   note(running.allowed_origins != next.allowed_origins, "gateway.allowed_origins");
@@ -29,8 +31,6 @@ std::vector<std::string> restart_only_changes(const Config& running, const Confi
   note(running.connect_timeout != next.connect_timeout, "gateway.connect_timeout");
   note(running.drain_timeout != next.drain_timeout, "gateway.drain_timeout");
   note(running.write_timeout != next.write_timeout, "gateway.write_timeout");
-  // The admission counts and the sessions' limits are made at start.
-  note(running.limits != next.limits, "limits");
   // The libvirt connections, SSH sessions and console security of each host.
   note(running.hosts != next.hosts, "hosts");
   return changed;
