@@ -315,12 +315,12 @@ net::awaitable<void> pump_console(Client& client, Connected& c, Services& s,
         });
       });
   stream::PumpOptions pump_options;
-  pump_options.write_timeout = s.config.write_timeout;
   pump_options.idle_timeout = s.config.limits.idle_timeout;
   pump_options.idle.text = "console idle for " + duration_words(s.config.limits.idle_timeout);
   pump_options.max_length = s.config.limits.max_session_length;
   pump_options.too_long.text =
       "session time limit (" + duration_words(s.config.limits.max_session_length) + ") reached";
+  pump_options.write_timeout = s.config.write_timeout;
   const stream::PumpResult result = co_await stream::pump(client, *c.console, pump_options);
   if (result.stalled && result.ended_by == stream::PumpResult::Ender::console) {
     // The pump stopped reading the browser when the console stopped taking its

@@ -186,13 +186,20 @@ net::awaitable<void> end_session(PumpState& state, Ender ender, error_code error
   }
   state.result.ended_by = ender;
   state.result.error = error;
+  if (state.cut && state.cut->limit) {
+    // A session limit (idle, length) ended it: the browser is told which, and
+    // the console let go, as when the console ends.
+    const EndReason why = *state.cut->limit;
+    state.console.abort();
+    co_await state.client.close(why);
+    co_return;
+  }
   if (ender == Ender::console) {
     // Tell the browser why (the VM stopped, the console socket closed, the
     // console stopped reading), and wait for its close reply so the reason
     // reaches it, before letting the console go.
     // A named copy: GCC 12 mis-destroys temporaries passed by value to coroutines.
-    const EndReason why = state.cut && state.cut->limit ? *state.cut->limit
-                          : state.result.stalled
+    const EndReason why = state.result.stalled
                               ? state.options.console_stalled
                               : state.console.ending().value_or(state.options.console_closed);
     state.console.abort();
