@@ -415,7 +415,7 @@ TEST(Limits, AnIdleConsoleIsClosedWith4408) {
   EXPECT_EQ(close.reason, "console idle for 1s");
   EXPECT_EQ(gw.metric("console_gw_limit_refusals_total{limit=\"idle_timeout\"}", 1), 1);
   EXPECT_GE(seconds_since(start), 0.9);
-  EXPECT_LE(seconds_since(start), 2.0);
+  EXPECT_LE(seconds_since(start), 3.0);  // 1.25 s at most, on a machine not busy
   EXPECT_TRUE(gw.echo().wait_for_ended(1, 3s));
 }
 
@@ -440,7 +440,7 @@ TEST(Limits, ASessionIsClosedWith4410AtItsMaximumLength) {
   EXPECT_EQ(close.reason, "session time limit (1s) reached");
   EXPECT_EQ(gw.metric("console_gw_limit_refusals_total{limit=\"max_session_length\"}", 1), 1);
   EXPECT_GE(seconds_since(start), 0.9);
-  EXPECT_LE(seconds_since(start), 2.5);
+  EXPECT_LE(seconds_since(start), 3.5);  // 1.25 s at most, on a machine not busy
   EXPECT_TRUE(gw.echo().wait_for_ended(1, 3s));
 }
 
@@ -452,7 +452,7 @@ TEST(Limits, ABrowserThatNeverAnswersPingsIsCutAndItsConsoleReleased) {
   // It reads nothing and answers nothing: after two intervals it is cut.
   EXPECT_TRUE(gw.echo().wait_for_ended(1, 4s)) << "console still held";
   EXPECT_GE(seconds_since(start), 1.4);
-  EXPECT_LE(seconds_since(start), 3.5);
+  EXPECT_LE(seconds_since(start), 4.0);
 }
 
 }  // namespace
