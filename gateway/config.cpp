@@ -13,6 +13,7 @@
 #include <iterator>
 #include <set>
 #include <sstream>
+#include <type_traits>
 
 namespace cgw::gateway {
 namespace {
@@ -250,6 +251,33 @@ void read_tokens(const Reader& r, const toml::table& t, Config& c) {
   }
 }
 
+void read_limits(const Reader& r, const toml::table& t, Config& c) {
+  const std::string s = "limits";
+  r.only_keys(t, s,
+              {"handshake_timeout", "max_header_bytes", "max_message_bytes", "max_sessions",
+               "max_sessions_per_client", "max_handshakes", "max_handshakes_per_peer",
+               "handshake_rate", "handshake_burst", "idle_timeout", "max_session_length"});
+  LimitsConfig& l = c.limits;
+  if (auto v = r.duration(t, s, "handshake_timeout")) {
+    if (v->count() < 100) r.fail("limits.handshake_timeout", "must be at least 100ms");
+    l.handshake_timeout = *v;
+  }
+  const auto size = [&](std::string_view key, std::int64_t min, std::int64_t max, auto& out) {
+    if (auto v = r.integer(t, s, key, min, max))
+      out = static_cast<std::remove_reference_t<decltype(out)>>(*v);
+  };
+  size("max_header_bytes", 1024, 1024 * 1024, l.max_header_bytes);
+  size("max_message_bytes", 1024, std::int64_t{1} << 32, l.max_message_bytes);
+  size("max_sessions", 1, 10'000'000, l.max_sessions);
+  size("max_sessions_per_client", 0, 10'000'000, l.max_sessions_per_client);
+  size("max_handshakes", 1, 10'000'000, l.max_handshakes);
+  size("max_handshakes_per_peer", 0, 10'000'000, l.max_handshakes_per_peer);
+  size("handshake_rate", 0, 1'000'000, l.handshake_rate);
+  size("handshake_burst", 1, 1'000'000, l.handshake_burst);
+  if (auto v = r.duration(t, s, "idle_timeout")) l.idle_timeout = *v;
+  if (auto v = r.duration(t, s, "max_session_length")) l.max_session_length = *v;
+}
+
 void read_host(const Reader& r, const std::string& id, const toml::table& t, Config& c) {
   const std::string s = "hosts." + id;
   if (!valid_host_id(id)) r.fail(s, "host IDs may contain only letters, digits and '_'");
@@ -367,10 +395,12 @@ Config load_config_text(std::string_view text, const std::string& origin) {
   const Reader r(origin);
   for (const auto& [key, value] : root) {
     const std::string_view k = key.str();
-    if (k != "gateway" && k != "tokens" && k != "hosts") r.fail(std::string(k), "unknown section");
+    if (k != "gateway" && k != "tokens" && k != "hosts" && k != "limits")
+      r.fail(std::string(k), "unknown section");
   }
   if (const toml::table* t = r.table(root, "gateway")) read_gateway(r, *t, config);
   if (const toml::table* t = r.table(root, "tokens")) read_tokens(r, *t, config);
+  if (const toml::table* t = r.table(root, "limits")) read_limits(r, *t, config);
   if (const toml::table* hosts = r.table(root, "hosts")) {
     for (const auto& [id, node] : *hosts) {
       if (!node.is_table()) r.fail("hosts." + std::string(id.str()), "must be a table");

@@ -50,6 +50,26 @@ struct HostConfig {
 
 enum class TokenMode { jwt, plain };
 
+// [limits]: how much the gateway takes on, and for how long (docs/deployment.md).
+struct LimitsConfig {
+  // From accept to the upgrade: TLS detection, the TLS handshake and each HTTP
+  // request (each one within this of the previous answer).
+  std::chrono::milliseconds handshake_timeout{10'000};
+  std::size_t max_header_bytes = 16 * 1024;  // larger: 431
+  // A WebSocket data message from the browser larger than this: close 1009.
+  std::uint64_t max_message_bytes = 4 * 1024 * 1024;
+  std::size_t max_sessions = 8'000;           // open consoles; beyond: 503
+  std::size_t max_sessions_per_client = 100;  // per client address; beyond: 429; 0: no limit
+  std::size_t max_handshakes = 2'000;         // connections before their upgrade
+  std::size_t max_handshakes_per_peer = 50;   // per TCP peer (not trusted proxies); 0: no limit
+  unsigned handshake_rate = 20;               // console requests per second per client; 0: off
+  unsigned handshake_burst = 40;
+  std::chrono::milliseconds idle_timeout{0};        // no bytes either way; 0: off
+  std::chrono::milliseconds max_session_length{0};  // 0: off
+
+  bool operator==(const LimitsConfig&) const = default;
+};
+
 struct Config {
   std::string file;  // the config file read, empty when none
 
@@ -90,6 +110,8 @@ struct Config {
   // Who may read GET <base>/metrics: CIDRs matched against the TCP peer (never
   // a forwarded address). Empty: no /metrics at all.
   std::vector<std::string> metrics_allow{"127.0.0.0/8", "::1/128"};
+
+  LimitsConfig limits;
 
   // [tokens]
   TokenMode token_mode = TokenMode::jwt;

@@ -13,6 +13,8 @@ std::vector<std::string> restart_only_changes(const Config& running, const Confi
   note(running.listen != next.listen, "gateway.listen");
   note(running.port != next.port, "gateway.port");
   note(running.threads != next.threads, "gateway.threads");
+  // The admission counts and the sessions' limits are made at start.
+  note(running.limits != next.limits, "limits");
   // What every session reads from the Config the Server was made with.
   note(running.public_host != next.public_host, "gateway.public_host");
   note(running.allowed_origins != next.allowed_origins, "gateway.allowed_origins");

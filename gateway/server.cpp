@@ -1,6 +1,7 @@
 #include "gateway/server.hpp"
 
 #include "common/log.hpp"
+#include "gateway/admission.hpp"
 #include "gateway/console_security.hpp"
 #include "gateway/credentials.hpp"
 #include "gateway/gateway_metrics.hpp"
@@ -57,6 +58,17 @@ struct HostSetRetirement {
   }
 };
 
+AdmissionLimits admission_limits(const LimitsConfig& l) {
+  AdmissionLimits a;
+  a.max_sessions = l.max_sessions;
+  a.max_sessions_per_client = l.max_sessions_per_client;
+  a.max_handshakes = l.max_handshakes;
+  a.max_handshakes_per_peer = l.max_handshakes_per_peer;
+  a.handshake_rate = l.handshake_rate;
+  a.handshake_burst = l.handshake_burst;
+  return a;
+}
+
 }  // namespace
 
 struct Server::Impl {
@@ -64,6 +76,7 @@ struct Server::Impl {
       : config(std::move(c)),
         threads(config.threads ? config.threads
                                : std::max(1u, std::thread::hardware_concurrency())),
+        admission(admission_limits(config.limits)),
         contexts(make_contexts(threads)),
         ioc(*contexts.front()),
         credentials(load_credentials(config)),
@@ -97,6 +110,8 @@ struct Server::Impl {
       services.spice.emplace(config.spice_dir, link_roots);
     events.add(session_log);
     events.add(gateway_metrics);
+    services.admission = &admission;
+    admission.expose(metrics);
   }
 
   // One io_context per network thread, each run by its thread alone: a session
@@ -141,6 +156,9 @@ struct Server::Impl {
   // Outlives the io_contexts: a session that registered after the drain had
   // finished is destroyed with its io_context, and its entry then leaves here.
   SessionRegistry sessions;
+  // Outlives the io_contexts too: the sessions destroyed with them give back
+  // their admission tickets.
+  Admission admission;
   // Declared before everything that posts to them. The first also runs the
   // acceptor, signals and the stop.
   std::vector<std::unique_ptr<net::io_context>> contexts;

@@ -20,6 +20,7 @@ class ConsoleOpener;
 
 namespace cgw::gateway {
 
+class Admission;
 struct Config;
 class SessionEvents;
 class SessionRegistry;
@@ -52,6 +53,7 @@ struct Services {
   std::optional<StaticFiles> novnc;  // noVNC at <base>/novnc/
   std::optional<StaticFiles> spice;  // spice-html5 at <base>/spice/
   MetricsEndpoint metrics;           // <base>/metrics
+  Admission* admission = nullptr;    // [limits]: set by the Server, never null while serving
 
   // What a session authorises with: the credentials and hosts it took when it began.
   Authority authority_for(const Credentials& session, const HostSet& session_hosts) const {

@@ -1,6 +1,7 @@
 #include "gateway/session.hpp"
 
 #include "common/log.hpp"
+#include "gateway/admission.hpp"
 #include "gateway/authorize.hpp"
 #include "gateway/config.hpp"
 #include "gateway/console_layers.hpp"
@@ -29,6 +30,7 @@
 
 #include <openssl/crypto.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -46,14 +48,19 @@ using Clock = std::chrono::steady_clock;
 
 constexpr log::Logger logger{"gateway"};
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
-constexpr auto detect_timeout = std::chrono::seconds(10);
-constexpr auto http_timeout = std::chrono::seconds(30);
-constexpr std::size_t max_header_bytes = 16 * 1024;
 
 // One connection's identity and how the browser reached us.
 struct SessionState {
   SessionInfo info;
   net::ip::address peer;
+  // The browser's address without a port, for the per-client limits: the
+  // peer's, or what a trusted proxy says.
+  std::string client_address;
+  // By when the TLS handshake and the next HTTP request must have arrived.
+  Clock::time_point handshake_deadline;
+  // The open console's place among limits.max_sessions; moves with the state
+  // into the console's coroutine and is given back when that ends.
+  Admission::Ticket console_ticket;
   std::string scheme = "http";  // how the browser reached us: http(s), as seen or forwarded
   bool secure = false;          // TLS on our own socket
   // The token verifier and TLS context current when the session began: a
@@ -118,6 +125,91 @@ void end_stream(websocket::TlsSocket& stream) {
 
 stream::EndReason end_reason(const Refused& r) {
   return {close_code(r.code), clip_reason(r.reason)};
+}
+
+// The time left of the handshake, on the connection's timer.
+template <class Stream>
+void expire_at(Stream& stream, Clock::time_point deadline) {
+  beast::get_lowest_layer(stream).expires_after(
+      std::max(Clock::duration::zero(), deadline - Clock::now()));
+}
+
+// A limit's refusals are logged one line a second at most (with how many
+// there were), so that a flood of them does not flood the log as well.
+class RefusalLog {
+ public:
+  constexpr RefusalLog(Limit limit, std::string_view what) : limit_(limit), what_(what) {}
+  // Counts the refusal (console_gw_limit_refusals_total) and logs it.
+  void note(Services& s, const SessionState& state, std::string_view detail) {
+    s.admission->refused(limit_);
+    const auto now = Clock::now().time_since_epoch().count();
+    const auto count = refused_.fetch_add(1, std::memory_order_relaxed) + 1;
+    auto last = last_.load(std::memory_order_relaxed);
+    if (now - last < std::chrono::nanoseconds(std::chrono::seconds(1)).count() && last != 0) return;
+    if (!last_.compare_exchange_strong(last, now, std::memory_order_relaxed)) return;
+    refused_.fetch_sub(count, std::memory_order_relaxed);
+    logger.warn(prefix(state), " refused: ", what_, " (", detail, ")",
+                count > 1 ? "; " + std::to_string(count) + " refused since the last such line"
+                          : std::string());
+  }
+
+ private:
+  Limit limit_;
+  std::string_view what_;
+  std::atomic<Clock::rep> last_{0};
+  std::atomic<std::uint64_t> refused_{0};
+};
+
+RefusalLog handshake_total_log{Limit::max_handshakes, "limits.max_handshakes reached"};
+RefusalLog handshake_peer_log{Limit::max_handshakes_per_peer,
+                              "limits.max_handshakes_per_peer reached"};
+RefusalLog rate_log{Limit::handshake_rate, "limits.handshake_rate exceeded: 429"};
+RefusalLog sessions_total_log{Limit::max_sessions, "limits.max_sessions reached: 503"};
+RefusalLog sessions_client_log{Limit::max_sessions_per_client,
+                               "limits.max_sessions_per_client reached: 429"};
+
+// Too many console requests from this client, or too many consoles open: the
+// answer to the upgrade or the request, instead of it.
+TextResponse limit_response(const Request& req, http::status status, std::string body) {
+  auto res = text_response(req, status, std::move(body));
+  res.set(http::field::retry_after, "1");
+  res.keep_alive(false);
+  return res;
+}
+
+// A console request (it verifies a token and asks libvirt) within the
+// client's rate, or the 429 that answers it.
+std::optional<TextResponse> check_rate(Services& s, const Request& req, const SessionState& state) {
+  if (s.admission->allow_request(state.client_address)) return std::nullopt;
+  rate_log.note(s, state, "client " + state.client_address);
+  return limit_response(req, http::status::too_many_requests, "too many console requests");
+}
+
+// A place among the open consoles for this client (kept in state), or the
+// 503 / 429 that refuses the upgrade.
+std::optional<TextResponse> admit_console(Services& s, const Request& req, SessionState& state) {
+  Admission::Verdict why{};
+  state.console_ticket = s.admission->open_console(state.client_address, why);
+  if (state.console_ticket) return std::nullopt;
+  const auto& limits = s.config.limits;
+  if (why == Admission::Verdict::total_full) {
+    sessions_total_log.note(s, state, std::to_string(limits.max_sessions) + " consoles open");
+    return limit_response(req, http::status::service_unavailable, "too many consoles open");
+  }
+  sessions_client_log.note(s, state,
+                           std::to_string(limits.max_sessions_per_client) +
+                               " consoles open for client " + state.client_address);
+  return limit_response(req, http::status::too_many_requests,
+                        "too many consoles open from this address");
+}
+
+// "15m", "90s", "500ms": how a limit is told to the browser.
+std::string duration_words(std::chrono::milliseconds d) {
+  const auto ms = d.count();
+  if (ms % 3'600'000 == 0) return std::to_string(ms / 3'600'000) + "h";
+  if (ms % 60'000 == 0) return std::to_string(ms / 60'000) + "m";
+  if (ms % 1'000 == 0) return std::to_string(ms / 1'000) + "s";
+  return std::to_string(ms) + "ms";
 }
 
 // An upgraded session's console, or why there is none.
@@ -226,6 +318,11 @@ net::awaitable<void> pump_console(Client& client, Connected& c, Services& s,
         });
       });
   stream::PumpOptions pump_options;
+  pump_options.idle_timeout = s.config.limits.idle_timeout;
+  pump_options.idle.text = "console idle for " + duration_words(s.config.limits.idle_timeout);
+  pump_options.max_length = s.config.limits.max_session_length;
+  pump_options.too_long.text =
+      "session time limit (" + duration_words(s.config.limits.max_session_length) + ") reached";
   pump_options.write_timeout = s.config.write_timeout;
   const stream::PumpResult result = co_await stream::pump(client, *c.console, pump_options);
   if (result.stalled && result.ended_by == stream::PumpResult::Ender::console) {
@@ -243,6 +340,13 @@ net::awaitable<void> pump_console(Client& client, Connected& c, Services& s,
   end.to_console = result.client_to_console;
   end.to_client = result.console_to_client;
   end.duration = Clock::now() - state.info.started;
+  if (result.error == boost::system::errc::message_size) {
+    s.admission->refused(Limit::max_message_bytes);
+  } else if (result.error == stream::idle_error()) {
+    s.admission->refused(Limit::idle_timeout);
+  } else if (result.error == stream::too_long_error()) {
+    s.admission->refused(Limit::max_session_length);
+  }
   s.events.ended(state.info, end);
 }
 
@@ -265,6 +369,7 @@ struct UpgradedConsole {
 
 template <class Ws>
 net::awaitable<void> run_console(std::unique_ptr<UpgradedConsole<Ws>> session, Services& s) {
+  session->ws.limit_message_size(s.config.limits.max_message_bytes);
   Connected c = co_await connect_console(s, *session->req, session->target, session->state);
   // The request is not needed any more; an idle console should hold little.
   session->req.reset();
@@ -294,6 +399,11 @@ net::awaitable<void> serve_websocket(Stream& stream, Request req, std::string ta
                                      SessionState& state) {
   if (auto refused = websocket::handshake_refusal(req)) {
     logger.debug(prefix(state), " websocket handshake refused: ", refused->body());
+    co_await http::async_write(stream, *refused, use_tuple);
+    end_stream(stream);
+    co_return;
+  }
+  if (auto refused = admit_console(s, req, state)) {
     co_await http::async_write(stream, *refused, use_tuple);
     end_stream(stream);
     co_return;
@@ -439,6 +549,7 @@ net::awaitable<bool> answer_http(Stream& stream, const Request& req, const Route
 // Who the browser is: the TCP peer, unless the peer is a trusted proxy that says.
 void apply_forwarding(const Services& s, const Request& req, SessionState& state) {
   state.info.client = state.info.peer;
+  state.client_address = state.peer.to_string();
   state.scheme = state.secure ? "https" : "http";
   if (!s.proxies.trusts(state.peer)) return;
   const auto joined = [&req](std::string_view name) {
@@ -452,7 +563,7 @@ void apply_forwarding(const Services& s, const Request& req, SessionState& state
   const ForwardedFor said =
       TrustedProxies::read(s.config.forwarded_headers, joined("Forwarded"),
                            joined("X-Forwarded-For"), joined("X-Forwarded-Proto"));
-  if (!said.client.empty()) state.info.client = said.client;
+  if (!said.client.empty()) state.info.client = state.client_address = said.client;
   if (!said.scheme.empty()) state.scheme = said.scheme;
 }
 
@@ -465,11 +576,24 @@ StaticMounts mounts_of(const Services& s) {
 template <class Stream>
 net::awaitable<void> serve(Stream stream, beast::flat_buffer buffer, Services& s,
                            SessionState state) {
+  const LimitsConfig& limits = s.config.limits;
   for (;;) {
-    beast::get_lowest_layer(stream).expires_after(http_timeout);
+    // Each request must have come whole within handshake_timeout (the first
+    // one: of the connection's start): a trickle of bytes holds nothing longer.
+    expire_at(stream, state.handshake_deadline);
     http::request_parser<http::empty_body> parser;
-    parser.header_limit(max_header_bytes);
+    parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
     auto [read_error, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
+    if (read_error == http::error::header_limit) {
+      logger.info(prefix(state), " bad request: header larger than limits.max_header_bytes (",
+                  limits.max_header_bytes, " bytes): 431");
+      s.admission->refused(Limit::max_header_bytes);
+      auto res = text_response(Request{}, http::status::request_header_fields_too_large,
+                               "request header fields too large");
+      res.keep_alive(false);
+      co_await http::async_write(stream, res, use_tuple);
+      break;
+    }
     if (read_error) {
       if (read_error != http::error::end_of_stream && read_error != net::error::eof &&
           read_error != beast::error::timeout && read_error != ssl::error::stream_truncated) {
@@ -493,6 +617,13 @@ net::awaitable<void> serve(Stream stream, beast::flat_buffer buffer, Services& s
     Route route =
         route_request(req.method_string(), req.target(), beast::websocket::is_upgrade(req),
                       s.config.base_path, mounts_of(s));
+    if (route.kind == Route::Kind::websocket || route.kind == Route::Kind::console_page ||
+        route.kind == Route::Kind::console_status) {
+      if (auto refused = check_rate(s, req, state)) {
+        co_await http::async_write(stream, *refused, use_tuple);
+        break;
+      }
+    }
     if (route.kind == Route::Kind::websocket) {
       // A client sends no frames before the upgrade is answered: nothing in
       // the buffer is lost, and the session keeps no HTTP buffer.
@@ -503,6 +634,7 @@ net::awaitable<void> serve(Stream stream, beast::flat_buffer buffer, Services& s
       co_return;
     }
     if (!co_await answer_http(stream, req, route, s, state)) break;
+    state.handshake_deadline = Clock::now() + limits.handshake_timeout;
   }
   end_stream(stream);
 }
@@ -534,13 +666,31 @@ net::awaitable<void> run_session(tcp::socket socket, Services& s, std::uint64_t 
     state.info.peer = "?";
   }
   state.info.client = state.info.peer;
+  state.client_address = state.peer.to_string();
+  state.handshake_deadline = state.info.started + s.config.limits.handshake_timeout;
+  // A place among the connections in their handshake, until the upgrade (or
+  // the end): many slow ones from one peer (slowloris) take only its share.
+  Admission::Verdict why{};
+  const Admission::Ticket handshaking =
+      s.admission->begin_handshake(state.client_address, s.proxies.trusts(state.peer), why);
+  if (!handshaking) {
+    if (why == Admission::Verdict::total_full) {
+      handshake_total_log.note(
+          s, state, std::to_string(s.config.limits.max_handshakes) + " connections handshaking");
+    } else {
+      handshake_peer_log.note(s, state,
+                              std::to_string(s.config.limits.max_handshakes_per_peer) +
+                                  " connections handshaking from " + state.client_address);
+    }
+    co_return;
+  }
   beast::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
 
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
   // One port for both: a TLS ClientHello starts with 0x16; anything else is plain HTTP.
-  stream.expires_after(detect_timeout);
+  expire_at(stream, state.handshake_deadline);
   auto [detect_error, is_tls] = co_await beast::async_detect_ssl(stream, buffer, use_tuple);
   if (detect_error) co_return;
 
@@ -556,7 +706,7 @@ net::awaitable<void> run_session(tcp::socket socket, Services& s, std::uint64_t 
         stream.release_socket(), tls_context,
         std::string_view(static_cast<const char*>(initial.data()), initial.size()));
     buffer.clear();
-    tls.expires_after(detect_timeout);
+    expire_at(tls, state.handshake_deadline);
     if (const beast::error_code handshake_error = co_await tls.handshake()) {
       logger.debug(prefix(state), " TLS handshake failed: ", handshake_error.message());
       co_return;

@@ -37,7 +37,32 @@ struct WriteProgress {
 struct Cut {
   PumpResult::Ender ender;
   bool stalled;  // a write made no progress (else: the client stream ended itself)
+  // A session limit ended it (idle_timeout, max_length): told to the client.
+  const EndReason* limit = nullptr;
+  error_code limit_error{};
 };
+
+// How many ticks of `period` make at least `limit`.
+unsigned ticks_for(std::chrono::milliseconds limit, std::chrono::milliseconds period) {
+  if (limit.count() <= 0) return 0;
+  return static_cast<unsigned>(
+      std::max<std::int64_t>(1, (limit.count() + period.count() - 1) / period.count()));
+}
+
+// The watchdog's tick: half the write timeout, a quarter of the idle and
+// length limits, whichever is shortest of those in use (zero: none is).
+std::chrono::milliseconds tick_period(const PumpOptions& o) {
+  std::chrono::milliseconds period{0};
+  const auto consider = [&period](std::chrono::milliseconds p) {
+    if (p.count() <= 0) return;
+    p = std::max(p, std::chrono::milliseconds(1));
+    if (period.count() == 0 || p < period) period = p;
+  };
+  consider(o.write_timeout / 2);
+  consider(o.idle_timeout / 4);
+  consider(o.max_length / 4);
+  return period;
+}
 
 // What both directions share. Both run on the caller's executor, one at a time,
 // so plain fields do; the watchdog ticks on that thread too.
@@ -49,11 +74,17 @@ struct PumpState final : WatchdogMember {
   ~PumpState() override { leave_watchdog(); }
 
   void watch(const net::any_io_executor& executor) {
-    if (options.write_timeout.count() > 0) join_watchdog(executor, options.write_timeout / 2);
+    const std::chrono::milliseconds period = tick_period(options);
+    if (period.count() == 0) return;
+    stuck_ticks_needed = std::max(2u, ticks_for(options.write_timeout, period));
+    idle_ticks_needed = ticks_for(options.idle_timeout, period);
+    length_ticks_needed = ticks_for(options.max_length, period);
+    join_watchdog(executor, period);
   }
 
-  // Every half write_timeout: a write that was in flight at two ticks in a row
-  // with nothing written in between has taken at least write_timeout.
+  // Every tick (half write_timeout, or less when a session limit needs it): a
+  // write that was in flight at stuck_ticks_needed ticks in a row with nothing
+  // written in between has taken at least write_timeout. Then the limits.
   void on_watchdog_tick() override {
     if (!ending && !client.is_open()) {
       // The client stream gave up on its peer (the browser's heartbeat went
@@ -62,9 +93,12 @@ struct PumpState final : WatchdogMember {
       cut_session(Cut{Ender::client, false});
       return;
     }
-    const bool upstream_stuck = stuck(upstream);
-    const bool downstream_stuck = stuck(downstream);
-    if (!upstream_stuck && !downstream_stuck) return;
+    const bool upstream_stuck = options.write_timeout.count() > 0 && stuck(upstream);
+    const bool downstream_stuck = options.write_timeout.count() > 0 && stuck(downstream);
+    if (!upstream_stuck && !downstream_stuck) {
+      if (!ending) check_limits();
+      return;
+    }
     if (ending) {
       // Already ending and still stuck (a close frame to a browser that reads
       // nothing): let go of both.
@@ -85,7 +119,27 @@ struct PumpState final : WatchdogMember {
       p.stuck_ticks = 0;
       return false;
     }
-    return ++p.stuck_ticks >= 2;
+    if (p.stuck_ticks < stuck_ticks_needed) ++p.stuck_ticks;
+    return p.stuck_ticks >= stuck_ticks_needed;
+  }
+
+  // The session limits, counted in ticks: no clock read, nothing per byte.
+  void check_limits() {
+    ++ticks;
+    if (length_ticks_needed != 0 && ticks >= length_ticks_needed) {
+      cut_session(Cut{Ender::console, false, &options.too_long, too_long_error()});
+      return;
+    }
+    if (idle_ticks_needed == 0) return;
+    const std::uint64_t writes = std::uint64_t{upstream.writes} + downstream.writes;
+    if (writes != writes_seen) {
+      writes_seen = writes;
+      idle_ticks = 0;
+      return;
+    }
+    if (++idle_ticks >= idle_ticks_needed) {
+      cut_session(Cut{Ender::console, false, &options.idle, idle_error()});
+    }
   }
 
   void cut_session(Cut why) {
@@ -105,6 +159,12 @@ struct PumpState final : WatchdogMember {
   WriteProgress upstream;    // client → console
   WriteProgress downstream;  // console → client
   std::optional<Cut> cut;
+  unsigned stuck_ticks_needed = 2;
+  unsigned idle_ticks_needed = 0;    // 0: no idle limit
+  unsigned length_ticks_needed = 0;  // 0: no length limit
+  unsigned ticks = 0;                // watchdog ticks since the pump began
+  unsigned idle_ticks = 0;           // ... in a row without a write either way
+  std::uint64_t writes_seen = 0;
   bool ending = false;
   bool upstream_done = false;  // the client → console direction has returned
   // Made only when the pump has to wait for that direction, and cancelled when
@@ -119,11 +179,21 @@ net::awaitable<void> end_session(PumpState& state, Ender ender, error_code error
   state.ending = true;
   if (state.cut) {
     ender = state.cut->ender;
-    error = state.cut->stalled ? stalled_error() : error_code(net::error::timed_out);
+    error = state.cut->stalled ? stalled_error()
+            : state.cut->limit ? state.cut->limit_error
+                               : error_code(net::error::timed_out);
     state.result.stalled = state.cut->stalled;
   }
   state.result.ended_by = ender;
   state.result.error = error;
+  if (state.cut && state.cut->limit) {
+    // A session limit (idle, length) ended it: the browser is told which, and
+    // the console let go, as when the console ends.
+    const EndReason why = *state.cut->limit;
+    state.console.abort();
+    co_await state.client.close(why);
+    co_return;
+  }
   if (ender == Ender::console) {
     // Tell the browser why (the VM stopped, the console socket closed, the
     // console stopped reading), and wait for its close reply so the reason
@@ -234,7 +304,16 @@ Copy copy_for(const ByteStream& from) {
 class PumpCategory final : public boost::system::error_category {
  public:
   const char* name() const noexcept override { return "cgw.pump"; }
-  std::string message(int) const override { return "peer stopped reading"; }
+  std::string message(int code) const override {
+    switch (code) {
+      case 2:
+        return "session idle";
+      case 3:
+        return "session time limit";
+      default:
+        return "peer stopped reading";
+    }
+  }
 };
 #pragma GCC diagnostic pop
 
@@ -242,6 +321,10 @@ error_code stalled_error() {
   static const PumpCategory category;
   return error_code(1, category);
 }
+
+error_code idle_error() { return error_code(2, stalled_error().category()); }
+
+error_code too_long_error() { return error_code(3, stalled_error().category()); }
 
 net::awaitable<PumpResult> pump(ByteStream& client, ByteStream& console,
                                 const PumpOptions& options) {

@@ -32,10 +32,22 @@ struct PumpOptions {
   // up) while nobody was waiting on it.
   std::chrono::milliseconds write_timeout{0};
   EndReason console_stalled{4504, "console stopped reading"};
+  // No write either way for this long ends the session, and the client is
+  // told `idle`. Zero: never. Checked by the same per-thread timer (no clock
+  // read per byte): the cut comes within a quarter of it after the time.
+  std::chrono::milliseconds idle_timeout{0};
+  EndReason idle{4408, "console idle"};
+  // A session open this long is ended, and the client is told `too_long`.
+  // Zero: never. Also checked by that timer.
+  std::chrono::milliseconds max_length{0};
+  EndReason too_long{4410, "session time limit reached"};
 };
 
 // The error a session cut by the watchdog ends with: "peer stopped reading".
 error_code stalled_error();
+// ... ended for idle_timeout ("session idle") or max_length ("session time limit").
+error_code idle_error();
+error_code too_long_error();
 
 struct PumpResult {
   enum class Ender { client, console };

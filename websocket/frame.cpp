@@ -92,6 +92,7 @@ enum class Decoder::Failure : std::uint8_t {
   text_frame,
   bad_close_frame,
   close_reason_not_utf8,
+  message_too_big,
 };
 
 namespace {
@@ -109,6 +110,7 @@ constexpr FailureInfo failures[] = {
     {1003, "text frames not supported"},
     {1002, "bad close frame"},
     {1007, "close reason not UTF-8"},
+    {1009, "message too big"},
 };
 
 }  // namespace
@@ -260,7 +262,12 @@ void Decoder::start_frame(const std::uint8_t* h) noexcept {
     if (length <= 0xFFFF || (length >> 63) != 0) return fail(Failure::bad_length);
   }
   opcode_ = opcode & opcode_bits;
-  if (!is_control(opcode)) in_message_ = (h[0] & fin_bit) == 0;
+  if (!is_control(opcode)) {
+    in_message_ = (h[0] & fin_bit) == 0;
+    message_ =
+        opcode == static_cast<std::uint8_t>(Opcode::continuation) ? message_ + length : length;
+    if (max_message_ != 0 && message_ > max_message_) return fail(Failure::message_too_big);
+  }
   std::memcpy(&mask_, key, sizeof mask_);
   remaining_ = length;
   if (length != 0) {

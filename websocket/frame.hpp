@@ -5,7 +5,8 @@
 //
 // Reading: Decoder takes a client's bytes as they arrive, in pieces of any size, and
 // unmasks the data payloads in place, moving them to the front of the same buffer,
-// so a data message is never buffered and has no size limit. Only binary messages are
+// so a data message is never buffered; its size may be limited all the same
+// (Decoder::limit_message_size: checked per frame header, not per byte). Only binary messages are
 // accepted (the gateway carries VNC/SPICE bytes); a text frame fails the connection.
 #pragma once
 
@@ -60,6 +61,11 @@ class Decoder {
   // After failed() or close_received(), returns 0 and ignores its input.
   std::size_t decode(std::uint8_t* buf, std::size_t n) noexcept;
 
+  // A data message (all its frames) longer than `max` bytes fails the decoder
+  // with 1009 "message too big" as soon as the header that exceeds it arrives;
+  // the payload before that header is still returned. 0: no limit (the default).
+  void limit_message_size(std::uint64_t max) noexcept { max_message_ = max; }
+
   bool failed() const noexcept;
   // When failed(): the close code to send (1002 protocol error, 1003 unsupported data,
   // 1007 invalid payload) and a short reason in words, e.g. "unmasked client frame".
@@ -96,7 +102,9 @@ class Decoder {
   // The pending ping's payload (when ping_pending_), followed by the payload read so far
   // of the control frame being read (or, once received, the close frame's reason).
   std::string control_;
-  std::uint64_t remaining_ = 0;   // payload bytes of the current frame still to come
+  std::uint64_t remaining_ = 0;  // payload bytes of the current frame still to come
+  std::uint64_t message_ = 0;    // payload bytes of the current data message so far
+  std::uint64_t max_message_ = 0;
   std::uint32_t mask_ = 0;        // its key, in phase for the next payload byte
   std::uint16_t close_code_ = 0;  // nonzero once the close frame was received
   std::uint8_t header_[14] = {};  // a header split across calls, so far

@@ -106,7 +106,11 @@ net::awaitable<std::tuple<error_code, std::size_t>> BasicWsStream<T>::read_some(
       transport_.read_some(buf, read_error, drained);
       if (read_error && !would_block(read_error)) break;
     }
-    co_return Result{boost::system::errc::make_error_code(boost::system::errc::protocol_error), 0};
+    using boost::system::errc::make_error_code;
+    co_return Result{decoder_.error_code() == 1009
+                         ? make_error_code(boost::system::errc::message_size)
+                         : make_error_code(boost::system::errc::protocol_error),
+                     0};
   }
   if (auto ping = decoder_.take_ping(); ping && !close_sent_) {
     const std::string pong = ::cgw::websocket::control_frame(::cgw::websocket::Opcode::pong, *ping);

@@ -40,6 +40,10 @@ class BasicWsStream final : public stream::ByteStream, private KeepaliveMember {
   // Pings the browser after `interval` without a frame from it, and gives up on
   // it after twice that. Zero: never.
   void keep_alive(std::chrono::milliseconds interval);
+  // A data message from the browser longer than `max` bytes ends the session
+  // with 1009 "message too big" (read_some() then fails with
+  // errc::message_size). 0: no limit.
+  void limit_message_size(std::uint64_t max) noexcept { decoder_.limit_message_size(max); }
 
   bool can_wait_readable() const noexcept override { return true; }
   boost::asio::awaitable<stream::error_code> wait_readable() override;

@@ -417,7 +417,9 @@ TEST(ConsoleGwServe, AcceptSurvivesRunningOutOfDescriptors) {
   const std::string secret = scratch.hs256_secret("token.key");
   const std::string config =
       scratch.write("gw.toml", "[tokens]\nkey_file = \"" + secret +
-                                   "\"\n[hosts.local]\nuri = \"test:///default\"\n");
+                                   "\"\n[hosts.local]\nuri = \"test:///default\"\n"
+                                   // The crowd is one peer: let it hold every descriptor.
+                                   "[limits]\nmax_handshakes_per_peer = 0\n");
   const std::uint16_t port = test::free_port();
   const std::string log = scratch.path("gw.log");
   const pid_t pid =

@@ -110,6 +110,18 @@ const ErrorRow error_rows[] = {
                                                                       "hosts.kvm1.console_key", "go together"},
   {"KeyWithoutCert",      "[gateway]\nkey = \"/etc/console-gw/key.pem\"\n", "gateway.key",  "without gateway.cert"},
   {"SslOnlyWithoutCert",  "[gateway]\nssl_only = true\n",             "gateway.ssl_only",    "needs gateway.cert"},
+  {"UnknownLimitsKey",    "[limits]\nmax_consoles = 5\n",             "limits.max_consoles", "unknown key"},
+  {"LimitsNotATable",     "limits = 5\n",                              "limits",              "must be a table"},
+  {"HandshakeTimeoutTiny", "[limits]\nhandshake_timeout = \"10ms\"\n", "limits.handshake_timeout", "at least 100ms"},
+  {"HandshakeTimeoutBad", "[limits]\nhandshake_timeout = \"soon\"\n", "limits.handshake_timeout", "must be a duration"},
+  {"HeaderBytesTiny",     "[limits]\nmax_header_bytes = 10\n",        "limits.max_header_bytes", "must be between 1024 and 1048576, got 10"},
+  {"MessageBytesString",  "[limits]\nmax_message_bytes = \"4MiB\"\n", "limits.max_message_bytes", "must be an integer"},
+  {"MaxSessionsZero",     "[limits]\nmax_sessions = 0\n",             "limits.max_sessions", "must be between 1 and"},
+  {"PerClientNegative",   "[limits]\nmax_sessions_per_client = -1\n", "limits.max_sessions_per_client", "got -1"},
+  {"MaxHandshakesZero",   "[limits]\nmax_handshakes = 0\n",           "limits.max_handshakes", "must be between 1 and"},
+  {"BurstZero",           "[limits]\nhandshake_burst = 0\n",          "limits.handshake_burst", "must be between 1 and"},
+  {"IdleTimeoutBad",      "[limits]\nidle_timeout = \"forever\"\n",   "limits.idle_timeout", "must be a duration"},
+  {"SessionLengthBad",    "[limits]\nmax_session_length = true\n",    "limits.max_session_length", "must be a duration"},
 };
 // clang-format on
 
@@ -340,6 +352,51 @@ TEST(ConfigFile, DurationsAsBareSecondsAndUnits) {
   EXPECT_EQ(config.libvirt_timeout, 60s);
   EXPECT_EQ(config.connect_timeout, 750ms);
   EXPECT_EQ(config.max_ttl, 3600s);
+}
+
+TEST(ConfigFile, LimitsHaveSafeDefaults) {
+  const Config c = load_config_text("", "defaults.toml");
+  EXPECT_EQ(c.limits.handshake_timeout, 10s);
+  EXPECT_EQ(c.limits.max_header_bytes, 16u * 1024);
+  EXPECT_EQ(c.limits.max_message_bytes, 4u * 1024 * 1024);
+  EXPECT_EQ(c.limits.max_sessions, 8000u);
+  EXPECT_EQ(c.limits.max_sessions_per_client, 100u);
+  EXPECT_EQ(c.limits.max_handshakes, 2000u);
+  EXPECT_EQ(c.limits.max_handshakes_per_peer, 50u);
+  EXPECT_EQ(c.limits.handshake_rate, 20u);
+  EXPECT_EQ(c.limits.handshake_burst, 40u);
+  EXPECT_EQ(c.limits.idle_timeout, 0ms);
+  EXPECT_EQ(c.limits.max_session_length, 0ms);
+  // Two descriptors per console, and the handshakes: within the unit's 20000.
+  EXPECT_LE(2 * c.limits.max_sessions + c.limits.max_handshakes, 20000u);
+}
+
+TEST(ConfigFile, EveryLimitsKeyRead) {
+  const Config c = load_config_text(R"([limits]
+handshake_timeout = "3s"
+max_header_bytes = 8192
+max_message_bytes = 65536
+max_sessions = 500
+max_sessions_per_client = 0
+max_handshakes = 300
+max_handshakes_per_peer = 7
+handshake_rate = 5
+handshake_burst = 9
+idle_timeout = "15m"
+max_session_length = "8h"
+)",
+                                    "limits.toml");
+  EXPECT_EQ(c.limits.handshake_timeout, 3s);
+  EXPECT_EQ(c.limits.max_header_bytes, 8192u);
+  EXPECT_EQ(c.limits.max_message_bytes, 65536u);
+  EXPECT_EQ(c.limits.max_sessions, 500u);
+  EXPECT_EQ(c.limits.max_sessions_per_client, 0u);
+  EXPECT_EQ(c.limits.max_handshakes, 300u);
+  EXPECT_EQ(c.limits.max_handshakes_per_peer, 7u);
+  EXPECT_EQ(c.limits.handshake_rate, 5u);
+  EXPECT_EQ(c.limits.handshake_burst, 9u);
+  EXPECT_EQ(c.limits.idle_timeout, 15min);
+  EXPECT_EQ(c.limits.max_session_length, 8h);
 }
 
 TEST(ConfigFile, SshUriImpliesSsh) {

@@ -37,6 +37,15 @@ TEST(ReloadRestartOnly, ReloadableSettingsAreNotReported) {
   EXPECT_EQ(restart_only_changes(running, next), Keys{});
 }
 
+// The admission tables and the sessions' limits are made at start.
+TEST(ReloadRestartOnly, LimitsAreFixed) {
+  const Config running;
+  Config next;
+  next.limits.max_sessions = 10;
+  next.limits.idle_timeout = std::chrono::minutes(15);
+  EXPECT_EQ(restart_only_changes(running, next), Keys{"limits"});
+}
+
 TEST(ReloadRestartOnly, FixedSettingsAreNamedByTheirKeys) {
   Config running;
   running.hosts.push_back(host("local", "qemu:///system"));

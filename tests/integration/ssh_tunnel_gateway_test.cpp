@@ -122,6 +122,8 @@ class SshTunnelGateway : public ::testing::Test {
                     "[gateway]\nlisten = \"" + ns_.gateway_side() +
                         "\"\nport = " + std::to_string(port_) +
                         "\nlibvirt_timeout = \"30s\"\n[tokens]\nkey_file = \"" + secret_ + "\"\n" +
+                        // Fifty consoles from one address in a moment: no rate limit.
+                        "[limits]\nhandshake_rate = 0\n" +
                         host("hv", client.private_key, dir_->path("known_hosts")) +
                         host("hvbadkey", client.private_key, dir_->path("wrong_known_hosts")) +
                         host("hvbadclient", stranger.private_key, dir_->path("known_hosts")));

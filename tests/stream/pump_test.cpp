@@ -370,7 +370,7 @@ class RefusingLayer final : public Layer {
 template <class ClientLayer, class ConsoleLayer>
 class LayeredRig {
  public:
-  LayeredRig() {
+  explicit LayeredRig(PumpOptions options = {}) : options_(std::move(options)) {
     UnixSocket client_end(ioc_);
     UnixSocket console_end(ioc_);
     net::local::connect_pair(client_end, client_peer_);
@@ -420,6 +420,49 @@ TEST(Pump, AConsoleLayerThatEndsTheSessionSaysWhyToTheClient) {
   EXPECT_EQ(rig.client().closed_with->text, "not allowed");
   // Nothing of what was refused reached the console.
   EXPECT_EQ(recv_up_to(rig.console_peer(), 3, 200ms), "");
+}
+
+TEST(Pump, AnIdleSessionIsEndedAndTheClientToldWhy) {
+  PumpOptions options;
+  options.idle_timeout = 400ms;
+  options.idle = EndReason{4408, "console idle for 400ms"};
+  LayeredRig<ReasonRecorder, ReasonRecorder> rig(options);
+  ASSERT_EQ(send_until_stall(rig.client_peer(), "key", stall_limit), 3u);
+  EXPECT_EQ(recv_up_to(rig.console_peer(), 3, 2000ms), "key");
+  const auto quiet_since = std::chrono::steady_clock::now();
+  const std::optional<PumpResult> result = rig.finish(5s);
+  ASSERT_TRUE(result) << "an idle session was not ended";
+  // Between the limit and a quarter of it later (one tick).
+  EXPECT_GE(std::chrono::steady_clock::now() - quiet_since, 350ms);
+  EXPECT_EQ(result->ended_by, PumpResult::Ender::console);
+  EXPECT_EQ(result->error, idle_error());
+  ASSERT_TRUE(rig.client().closed_with.has_value());
+  EXPECT_EQ(rig.client().closed_with->code, 4408);
+  EXPECT_EQ(rig.client().closed_with->text, "console idle for 400ms");
+}
+
+TEST(Pump, ABusySessionIsEndedAtItsMaximumLength) {
+  PumpOptions options;
+  options.idle_timeout = 400ms;  // never reached: the session is busy
+  options.max_length = 1s;
+  LayeredRig<ReasonRecorder, ReasonRecorder> rig(options);
+  const auto start = std::chrono::steady_clock::now();
+  std::atomic<bool> stop{false};
+  std::thread typing([&] {
+    while (!stop) {
+      ::send(rig.client_peer(), "k", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+      recv_up_to(rig.console_peer(), 1, 100ms);
+    }
+  });
+  const std::optional<PumpResult> result = rig.finish(5s);
+  stop = true;
+  typing.join();
+  ASSERT_TRUE(result) << "the session outlived its maximum length";
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 950ms);
+  EXPECT_LE(std::chrono::steady_clock::now() - start, 2s);
+  EXPECT_EQ(result->error, too_long_error());
+  ASSERT_TRUE(rig.client().closed_with.has_value());
+  EXPECT_EQ(rig.client().closed_with->code, 4410);
 }
 
 // A browser that never stops sending, as fast as the pump reads: every read

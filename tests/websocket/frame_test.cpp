@@ -305,6 +305,47 @@ TEST(Decoder, DecodesAFragmentedMessageWithAPingBetweenFragments) {
   }
 }
 
+TEST(Decoder, AMessageUpToTheLimitPasses) {
+  Decoder d;
+  d.limit_message_size(10);
+  const std::string raw = client_frame(more(Opcode::binary), "abcd") +
+                          client_frame(fin(Opcode::continuation), "efghij") +
+                          client_frame(fin(Opcode::binary), "0123456789");
+  EXPECT_EQ(feed(d, raw), "abcdefghij0123456789");
+  EXPECT_FALSE(d.failed());
+}
+
+TEST(Decoder, AFrameOverTheLimitFailsWith1009AtItsHeader) {
+  Decoder d;
+  d.limit_message_size(10);
+  const std::string raw =
+      client_frame(fin(Opcode::binary), "ok") + client_frame(fin(Opcode::binary), "0123456789A");
+  EXPECT_EQ(feed(d, raw), "ok");
+  EXPECT_TRUE(d.failed());
+  EXPECT_EQ(d.error_code(), 1009);
+  EXPECT_EQ(d.error_reason(), "message too big");
+}
+
+TEST(Decoder, FragmentsOverTheLimitTogetherFailWith1009) {
+  for (std::size_t chunk : {1, 3, 64}) {
+    Decoder d;
+    d.limit_message_size(10);
+    const std::string raw = client_frame(more(Opcode::binary), "abcdef") +
+                            client_frame(fin(Opcode::ping), "p") +
+                            client_frame(fin(Opcode::continuation), "ghijk");
+    // The first fragment's payload came before the header that went over.
+    EXPECT_EQ(feed_in_pieces(d, raw, chunk), "abcdef") << chunk;
+    EXPECT_EQ(d.error_code(), 1009) << chunk;
+  }
+}
+
+TEST(Decoder, AHugeLengthIsRefusedBeforeAnyPayload) {
+  Decoder d;
+  d.limit_message_size(4 * 1024 * 1024);
+  EXPECT_EQ(feed(d, client_header(fin(Opcode::binary), std::uint64_t{1} << 40)), "");
+  EXPECT_EQ(d.error_code(), 1009);
+}
+
 TEST(Decoder, GivesAPingOnce) {
   Decoder d;
   EXPECT_EQ(feed(d, client_frame(fin(Opcode::ping), "are you there")), "");
