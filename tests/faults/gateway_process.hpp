@@ -1,0 +1,57 @@
+// The real console-gw binary for the fault tests: started with a config file of
+// the test's own, watched through /proc (descriptors, threads, memory) and its
+// /metrics, and stopped with SIGTERM (SIGKILL if it does not go).
+#pragma once
+
+#include "tests/support/scratch.hpp"
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace cgw::test {
+
+// What /proc says of a process.
+struct ProcessSample {
+  long fds = 0;
+  long threads = 0;
+  long rss_kib = 0;
+};
+std::optional<ProcessSample> sample_process(pid_t pid);
+
+class GatewayProcess {
+ public:
+  // `gateway` and `hosts`: TOML lines for the [gateway] table (after listen,
+  // port and threads, which this sets) and the [hosts.*] tables. Waits until
+  // /healthz answers; throws when it does not within 10 s.
+  GatewayProcess(const Scratch& scratch, const std::string& gateway, const std::string& hosts,
+                 const std::string& listen = "127.0.0.1");
+  ~GatewayProcess();
+  GatewayProcess(const GatewayProcess&) = delete;
+  GatewayProcess& operator=(const GatewayProcess&) = delete;
+
+  pid_t pid() const { return pid_; }
+  std::uint16_t port() const { return port_; }
+  std::string token(const std::string& host_id, const std::string& uuid) const;
+  std::string target(const std::string& host_id, const std::string& uuid) const {
+    return "/websockify?token=" + token(host_id, uuid);
+  }
+  std::string log() const;
+  std::optional<ProcessSample> sample() const { return sample_process(pid_); }
+  // console_gw_sessions_active from /metrics.
+  std::optional<double> active() const;
+  bool none_active_within(std::chrono::milliseconds limit) const;
+  // SIGTERM; whether it exited within `limit` (else it is killed).
+  bool stop(std::chrono::milliseconds limit = std::chrono::seconds(15));
+
+ private:
+  std::string key_file_;
+  std::string log_;
+  std::uint16_t port_ = 0;
+  pid_t pid_ = -1;
+};
+
+}  // namespace cgw::test
