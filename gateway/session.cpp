@@ -219,8 +219,8 @@ net::awaitable<std::optional<stream::EndReason>> vm_stopped_reason(Services& s,
     const std::string uuid = info.uuid;
     const libvirt::DomainLookup found = co_await s.authority.hypervisors.lookup(host, uuid);
     if (found.status == Status::unknown_domain || (found.status == Status::ok && !found.running)) {
-      stream::EndReason why;
-      why.code = close_code(Refusal::no_console);
+      stream::EndReason why;  // a normal end, as the plain "console closed" is
+      why.code = 1000;
       why.text = "console closed: the VM stopped";
       co_return why;
     }

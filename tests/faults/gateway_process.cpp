@@ -114,14 +114,30 @@ bool GatewayProcess::none_active_within(std::chrono::milliseconds limit) const {
   return false;
 }
 
+int GatewayProcess::warm_up(const std::string& host_id, const std::string& uuid) const {
+  return http_get(port_, target(host_id, uuid)).status;
+}
+
+bool GatewayProcess::fds_at_most_within(long fds, std::chrono::milliseconds limit) const {
+  const auto deadline = Clock::now() + limit;
+  do {
+    const auto s = sample();
+    if (s && s->fds <= fds) return true;
+    std::this_thread::sleep_for(50ms);
+  } while (Clock::now() < deadline);
+  return false;
+}
+
 bool GatewayProcess::stop(std::chrono::milliseconds limit) {
   if (pid_ <= 0) return true;
   ::kill(pid_, SIGTERM);
   const auto deadline = Clock::now() + limit;
   while (Clock::now() < deadline) {
-    if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
-      return true;
+      // A sanitizer's report (a leak at exit, say) makes the status non-zero.
+      return WIFEXITED(status) && WEXITSTATUS(status) == 0;
     }
     std::this_thread::sleep_for(20ms);
   }

@@ -44,7 +44,13 @@ class GatewayProcess {
   // console_gw_sessions_active from /metrics.
   std::optional<double> active() const;
   bool none_active_within(std::chrono::milliseconds limit) const;
-  // SIGTERM; whether it exited within `limit` (else it is killed).
+  // Authorises a console without opening it (the plain HTTP form: 426), so
+  // that the host's libvirt connection is open; returns the HTTP status.
+  int warm_up(const std::string& host_id, const std::string& uuid) const;
+  // Whether it holds at most `fds` descriptors within `limit`.
+  bool fds_at_most_within(long fds, std::chrono::milliseconds limit) const;
+  // SIGTERM; whether it exited with status 0 within `limit` (else it is killed
+  // by the destructor).
   bool stop(std::chrono::milliseconds limit = std::chrono::seconds(15));
 
  private:

@@ -1,13 +1,13 @@
 // The soak: sessions churning through the real console-gw binary for a while
-// (CGW_SOAK_SECONDS, default 100): several hundred at once, each opening a
-// console (libvirt's test driver, an echo console of the test's own), echoing
-// data through it, and closing, a new one in its place. The gateway's
-// descriptors, threads and memory are sampled with nothing open after a
-// warm-up and at the end: they must not grow (small stated tolerances).
+// (CGW_SOAK_SECONDS, default 100; 60 under AddressSanitizer): several hundred at once, each opening
+// a console (libvirt's test driver, an echo console of the test's own), echoing data through it,
+// and closing, a new one in its place. The gateway's descriptors, threads and memory are sampled
+// with nothing open after a warm-up and at the end: they must not grow (small stated tolerances).
 //
 // The browsers come from 32 loopback addresses (127.0.1.1-32), a few sessions
 // at a time each, so that limits per client address do not refuse the churn.
-// Under AddressSanitizer 64 sessions at once rather than 256.
+// Under AddressSanitizer 64 sessions at once rather than 256, and memory is not
+// compared (see kCompareMemory).
 #include "tests/faults/gateway_process.hpp"
 #include "tests/support/closed_port.hpp"
 #include "tests/support/echo_console.hpp"
@@ -46,9 +46,16 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 #if defined(__SANITIZE_ADDRESS__)
+// Slower by several times; and its quarantine holds freed memory on purpose
+// (up to 256 MiB), so the gateway's RSS says nothing about leaks there (its
+// leak check at exit does, and stop() sees its status).
 constexpr unsigned kConcurrent = 64;
+constexpr auto kDefaultDuration = 60s;
+constexpr bool kCompareMemory = false;
 #else
 constexpr unsigned kConcurrent = 256;
+constexpr auto kDefaultDuration = 100s;
+constexpr bool kCompareMemory = true;
 #endif
 constexpr unsigned kSourceAddresses = 32;
 constexpr unsigned kRoundTrips = 10;         // per session
@@ -58,7 +65,7 @@ constexpr std::size_t kWarmUpSessions = 1000;
 
 std::chrono::seconds soak_duration() {
   if (const char* s = std::getenv("CGW_SOAK_SECONDS")) return std::chrono::seconds(std::atoi(s));
-  return 100s;
+  return kDefaultDuration;
 }
 
 // An echo console on asio (EchoConsole has a thread per connection; hundreds
@@ -227,7 +234,9 @@ TEST(Soak, SessionsChurningLeaveNoGrowth) {
   // more than that after the default run's sessions).
   EXPECT_LE(end.fds, warmed.fds + 2);
   EXPECT_LE(end.threads, warmed.threads);
-  EXPECT_LE(end.rss_kib, warmed.rss_kib + 8 * 1024);
+  if (kCompareMemory) {
+    EXPECT_LE(end.rss_kib, warmed.rss_kib + 8 * 1024);
+  }
   EXPECT_TRUE(gw.stop());
 }
 
