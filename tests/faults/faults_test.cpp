@@ -65,7 +65,7 @@ std::unique_ptr<test::WsClient> open_console(const test::GatewayProcess& gw,
   o.host = address;
   o.port = gw.port();
   o.target = gw.target(host, uuid);
-  return test::WsClient::connect(o);
+  return gw.inside([&o] { return test::WsClient::connect(o); });
 }
 
 // One session to a test-driver console: the browser's close code and reason,
@@ -106,11 +106,13 @@ TEST(Faults, ConsolePortRefusing) {
 }
 
 // A hypervisor whose name does not resolve (.invalid never does, RFC 6761):
-// 4502 at once, one log line naming the host.
+// 4502 at once, one log line naming the host. The gateway runs in a network
+// namespace of its own whose resolver is 127.0.0.1 there: no query leaves it.
 TEST(Faults, HypervisorNameNotResolving) {
   test::Scratch scratch;
   test::GatewayProcess gw(scratch, "libvirt_timeout = \"5s\"",
-                          "[hosts.far]\nuri = \"qemu+tcp://nosuch.invalid/system\"\n");
+                          "[hosts.far]\nuri = \"qemu+tcp://nosuch.invalid/system\"\n", "127.0.0.1",
+                          test::GatewayProcess::Network::alone);
   const Refusal r = refusal_of(gw, "far", test::kEchoUuid);
   EXPECT_EQ(r.close.code, 4502);
   EXPECT_EQ(r.close.reason, "hypervisor unreachable");
@@ -132,7 +134,8 @@ TEST(Faults, ConsoleAddressNotResolving) {
           "</uuid><memory>65536</memory><os><type>hvm</type></os><devices>"
           "<graphics type='vnc' port='5999' listen='0.0.0.0'/></devices></domain></node>");
   test::GatewayProcess gw(scratch, "connect_timeout = \"3s\"",
-                          test_host("wild", node, "address = \"nosuch.invalid\""));
+                          test_host("wild", node, "address = \"nosuch.invalid\""), "127.0.0.1",
+                          test::GatewayProcess::Network::alone);
   const Refusal r = refusal_of(gw, "wild", test::kEchoUuid);
   EXPECT_EQ(r.close.code, 4504);
   EXPECT_EQ(r.close.reason, "console unreachable");

@@ -11,6 +11,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -53,7 +55,8 @@ std::optional<ProcessSample> sample_process(pid_t pid) {
 }
 
 GatewayProcess::GatewayProcess(const Scratch& scratch, const std::string& gateway,
-                               const std::string& hosts, const std::string& listen) {
+                               const std::string& hosts, const std::string& listen, Network network)
+    : network_(network) {
   key_file_ = scratch.hs256_secret("gateway-token.key");
   port_ = free_port();
   const std::string config = scratch.write(
@@ -61,11 +64,20 @@ GatewayProcess::GatewayProcess(const Scratch& scratch, const std::string& gatewa
                              "\nthreads = 2\n" + gateway + "\n\n[tokens]\nkey_file = \"" +
                              key_file_ + "\"\n\n" + hosts);
   log_ = scratch.path("console-gw.log");
-  pid_ = spawn({CONSOLE_GW, "--config", config}, log_);
+  if (network == Network::alone) {
+    const std::string resolv = scratch.write("resolv.conf", "nameserver 127.0.0.1\n");
+    // unshare's mount namespace is private: the bind mount stays in it.
+    pid_ = spawn({"/usr/bin/unshare", "--net", "--mount", "--", "/bin/sh", "-c",
+                  "mount --bind '" + resolv + "' /etc/resolv.conf && ip link set lo up && exec '" +
+                      std::string(CONSOLE_GW) + "' --config '" + config + "'"},
+                 log_);
+  } else {
+    pid_ = spawn({CONSOLE_GW, "--config", config}, log_);
+  }
   const auto deadline = Clock::now() + 10s;
   while (Clock::now() < deadline) {
     try {
-      if (http_get(port_, "/healthz").status == 200) return;
+      if (inside([this] { return http_get(port_, "/healthz").status; }) == 200) return;
     } catch (const std::exception&) {
     }
     if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
@@ -95,7 +107,7 @@ std::string GatewayProcess::log() const { return read_text(log_); }
 
 std::optional<double> GatewayProcess::active() const {
   try {
-    const std::string text = "\n" + http_get(port_, "/metrics").body;
+    const std::string text = "\n" + inside([this] { return http_get(port_, "/metrics").body; });
     const std::string start = "\nconsole_gw_sessions_active ";
     const auto at = text.find(start);
     if (at == std::string::npos) return std::nullopt;
@@ -114,8 +126,17 @@ bool GatewayProcess::none_active_within(std::chrono::milliseconds limit) const {
   return false;
 }
 
+void GatewayProcess::enter_network() const {
+  const int fd =
+      ::open(("/proc/" + std::to_string(pid_) + "/ns/net").c_str(), O_RDONLY | O_CLOEXEC);
+  const bool entered = fd >= 0 && ::setns(fd, CLONE_NEWNET) == 0;
+  if (fd >= 0) ::close(fd);
+  if (!entered) throw std::runtime_error("cannot enter the gateway's network namespace");
+}
+
 int GatewayProcess::warm_up(const std::string& host_id, const std::string& uuid) const {
-  return http_get(port_, target(host_id, uuid)).status;
+  const std::string t = target(host_id, uuid);
+  return inside([this, &t] { return http_get(port_, t).status; });
 }
 
 bool GatewayProcess::fds_at_most_within(long fds, std::chrono::milliseconds limit) const {

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <future>
 #include <optional>
 #include <string>
 
@@ -24,14 +25,31 @@ std::optional<ProcessSample> sample_process(pid_t pid);
 
 class GatewayProcess {
  public:
+  // `alone`: in network and mount namespaces of its own with only a loopback
+  // and an /etc/resolv.conf that names 127.0.0.1, where nothing answers: no
+  // packet it sends (a DNS query) leaves it. Reach it with inside().
+  enum class Network { shared, alone };
   // `gateway` and `hosts`: TOML lines for the [gateway] table (after listen,
   // port and threads, which this sets) and the [hosts.*] tables. Waits until
   // /healthz answers; throws when it does not within 10 s.
   GatewayProcess(const Scratch& scratch, const std::string& gateway, const std::string& hosts,
-                 const std::string& listen = "127.0.0.1");
+                 const std::string& listen = "127.0.0.1", Network network = Network::shared);
   ~GatewayProcess();
   GatewayProcess(const GatewayProcess&) = delete;
   GatewayProcess& operator=(const GatewayProcess&) = delete;
+
+  // Runs `f` where the gateway's network is: on a thread in its namespace when
+  // it has its own (sockets made there stay there), else here.
+  template <class F>
+  auto inside(F f) const {
+    if (network_ == Network::shared) return f();
+    return std::async(std::launch::async,
+                      [this, &f] {
+                        enter_network();
+                        return f();
+                      })
+        .get();
+  }
 
   pid_t pid() const { return pid_; }
   std::uint16_t port() const { return port_; }
@@ -54,6 +72,9 @@ class GatewayProcess {
   bool stop(std::chrono::milliseconds limit = std::chrono::seconds(15));
 
  private:
+  void enter_network() const;  // setns() of the calling thread
+
+  Network network_ = Network::shared;
   std::string key_file_;
   std::string log_;
   std::uint16_t port_ = 0;
