@@ -10,7 +10,9 @@
 //
 // lookup() may be called from any executor and completes on the caller's. The
 // object must outlive every lookup and the executors they complete on must
-// outlive it: the destructor waits for calls still inside libvirt.
+// outlive it: the destructor waits for calls still inside libvirt, for at most
+// call_timeout; a host whose call is still blocked then is left to it, never
+// freed (a stop must not hang on a hypervisor that does).
 #pragma once
 
 #include "libvirt_adapter/domain_xml.hpp"
