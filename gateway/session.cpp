@@ -268,6 +268,7 @@ net::awaitable<void> pump_console(Client& client, Connected& c, Services& s,
                      ? SessionEnded::Ender::client
                      : SessionEnded::Ender::console;
   end.cause = result.error;
+  if (result.told) end.reason = result.told->text;
   end.to_console = result.client_to_console;
   end.to_client = result.console_to_client;
   end.duration = Clock::now() - state.info.started;

@@ -137,6 +137,7 @@ net::awaitable<void> end_session(PumpState& state, Ender ender, error_code error
       said = co_await state.options.console_end_reason();
     }
     const EndReason why = said.value_or(state.options.console_closed);
+    if (error != net::error::operation_aborted) state.result.told = why;
     co_await state.client.close(why);
   } else {
     state.console.abort();

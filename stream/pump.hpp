@@ -53,6 +53,8 @@ struct PumpResult {
   // a write made no progress, timed_out when the client stream gave up on its peer).
   error_code error;
   bool stalled = false;  // a write made no progress for write_timeout
+  // When the console ended first, by itself: what the client was told.
+  std::optional<EndReason> told;
   std::uint64_t client_to_console = 0;
   std::uint64_t console_to_client = 0;
 };

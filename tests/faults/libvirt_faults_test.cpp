@@ -146,7 +146,10 @@ TEST(LibvirtFaults, DestroyedVmClosesTheSessionWithAReason) {
   // Back to the descriptors it had before the session (within a moment).
   EXPECT_TRUE(gw.fds_at_most_within(before->fds, 3s));
   const std::string log = gw.log();
-  EXPECT_EQ(count_lines(log, {"outcome=ended", "by=console"}), 1u) << log;
+  EXPECT_EQ(count_lines(
+                log, {"outcome=ended", "by=console", "reason=\"console closed: the VM stopped\""}),
+            1u)
+      << log;
   EXPECT_TRUE(gw.stop());
 }
 
