@@ -12,6 +12,7 @@
 #include "gateway/services.hpp"
 #include "gateway/session_events.hpp"
 #include "gateway/session_registry.hpp"
+#include "libvirt_adapter/hypervisors.hpp"
 #include "stream/pump.hpp"
 #include "tunnel/console_opener.hpp"
 #include "websocket/handshake.hpp"
@@ -21,6 +22,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ssl/error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
@@ -294,6 +296,34 @@ net::awaitable<std::optional<stream::EndReason>> layer(stream::ByteStream& brows
   co_return std::nullopt;
 }
 
+// Why a console ended by itself, when libvirt says its VM is no longer running
+// (stopped, destroyed, or gone): the socket of a VM that stops closes just as
+// any other, so ask. libvirt may mark the VM stopped a moment after its QEMU
+// closed the socket: a VM still running is asked again twice, 200 ms apart.
+// Nothing (the plain "console closed") while it runs or cannot be asked.
+net::awaitable<std::optional<stream::EndReason>> vm_stopped_reason(Services& s,
+                                                                   const SessionInfo& info) {
+  using Status = libvirt::DomainLookup::Status;
+  net::steady_timer pause(co_await net::this_coro::executor);
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    if (attempt > 0) {
+      pause.expires_after(std::chrono::milliseconds(200));
+      co_await pause.async_wait(use_tuple);
+    }
+    const std::string host = info.host_id;
+    const std::string uuid = info.uuid;
+    const libvirt::DomainLookup found = co_await s.authority.hypervisors.lookup(host, uuid);
+    if (found.status == Status::unknown_domain || (found.status == Status::ok && !found.running)) {
+      stream::EndReason why;  // a normal end, as the plain "console closed" is
+      why.code = 1000;
+      why.text = "console closed: the VM stopped";
+      co_return why;
+    }
+    if (found.status != Status::ok) break;
+  }
+  co_return std::nullopt;
+}
+
 // Pumps a connected console until either side ends, as one of the open consoles
 // that stopping the gateway closes with 1001.
 template <class Client>
@@ -324,6 +354,7 @@ net::awaitable<void> pump_console(Client& client, Connected& c, Services& s,
   pump_options.too_long.text =
       "session time limit (" + duration_words(s.config.limits.max_session_length) + ") reached";
   pump_options.write_timeout = s.config.write_timeout;
+  pump_options.console_end_reason = [&s, &state] { return vm_stopped_reason(s, state.info); };
   const stream::PumpResult result = co_await stream::pump(client, *c.console, pump_options);
   if (result.stalled && result.ended_by == stream::PumpResult::Ender::console) {
     // The pump stopped reading the browser when the console stopped taking its
@@ -337,6 +368,7 @@ net::awaitable<void> pump_console(Client& client, Connected& c, Services& s,
                      ? SessionEnded::Ender::client
                      : SessionEnded::Ender::console;
   end.cause = result.error;
+  if (result.told) end.reason = result.told->text;
   end.to_console = result.client_to_console;
   end.to_client = result.console_to_client;
   end.duration = Clock::now() - state.info.started;

@@ -83,10 +83,17 @@ void SessionLogWriter::connected(const SessionInfo& s, const ConsoleOpened& c) {
 
 void SessionLogWriter::ended(const SessionInfo& s, const SessionEnded& e) {
   const std::string cause = e.cause.message();
+  const auto by = log::word("by", e.ended_by == SessionEnded::Ender::client ? "client" : "console");
+  if (!e.reason.empty()) {
+    session_event("session ended", s, "ended",
+                  {by, log::quoted("cause", cause), log::quoted("reason", e.reason),
+                   log::number("to_console", e.to_console), log::number("to_client", e.to_client),
+                   log::seconds("duration", seconds_of(e.duration))});
+    return;
+  }
   session_event(
       "session ended", s, "ended",
-      {log::word("by", e.ended_by == SessionEnded::Ender::client ? "client" : "console"),
-       log::quoted("cause", cause), log::number("to_console", e.to_console),
+      {by, log::quoted("cause", cause), log::number("to_console", e.to_console),
        log::number("to_client", e.to_client), log::seconds("duration", seconds_of(e.duration))});
 }
 

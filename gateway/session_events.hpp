@@ -49,6 +49,7 @@ struct SessionEnded {
   enum class Ender { client, console };
   Ender ended_by = Ender::client;
   boost::system::error_code cause;  // what ended it (eof, the browser's close, an error)
+  std::string reason;               // what the browser was told when the console ended first
   std::uint64_t to_console = 0;     // bytes, browser → console
   std::uint64_t to_client = 0;      // bytes, console → browser
   std::chrono::steady_clock::duration duration{};

@@ -17,6 +17,8 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <thread>
+#include <vector>
 
 namespace cgw::libvirt {
 
@@ -44,19 +46,33 @@ struct Host {
   Connection connection;
   // Mirrors `connection` for readers that must not wait for the mutex (metrics).
   std::atomic<bool> connected{false};
+  // Calls handed to `pool` and not yet returned (queued or inside libvirt).
+  std::atomic<unsigned> pending{0};
 };
+
+// Hosts whose calls were still blocked inside libvirt when their Hypervisors
+// went away: kept for those calls, never freed (reachable, so no leak is
+// reported), since a thread blocked in libvirt cannot be stopped.
+void keep_for_blocked_calls(std::shared_ptr<Host> host) {
+  static std::mutex mutex;
+  static auto* kept = new std::vector<std::shared_ptr<Host>>();
+  const std::lock_guard lock(mutex);
+  kept->push_back(std::move(host));
+}
 
 // One blocking call and its deadline. Whichever ends first, the call or the
 // timer, completes the caller, once; the loser finds `settled` already set.
 // It holds the caller's handler (and so the caller's frame) and nothing of the
 // host's threads: a call still waiting when the server stops is destroyed with
-// the event loop, after the hosts.
+// the event loop, after the hosts. The host's thread holds it only weakly, so
+// that a call that returns after its time limit (perhaps after the event loop
+// is gone) never destroys it, nor its timer, there.
 template <class T, class Handler>
 struct PendingCall {
   PendingCall(Handler h, const net::any_io_executor& ex) : handler(std::move(h)), timer(ex) {}
   Handler handler;
   net::steady_timer timer;
-  std::atomic<bool> settled{false};
+  std::shared_ptr<std::atomic<bool>> settled = std::make_shared<std::atomic<bool>>(false);
 };
 
 // Runs `work` on `where` and completes with its result on the caller's executor,
@@ -71,14 +87,18 @@ auto async_run_blocking(net::thread_pool& where, Work work, std::chrono::millise
     auto call = std::make_shared<PendingCall<T, Handler>>(std::move(handler), caller);
     call->timer.expires_after(timeout);
     call->timer.async_wait([call](const boost::system::error_code& ec) {
-      if (ec || call->settled.exchange(true)) return;
+      if (ec || call->settled->exchange(true)) return;
       std::move(call->handler)(std::optional<T>());
     });
-    net::post(where, [call, job = std::move(job)]() mutable {
+    std::weak_ptr<PendingCall<T, Handler>> waiting = call;
+    net::post(where, [waiting, settled = call->settled, job = std::move(job)]() mutable {
       T value = job();
-      if (call->settled.exchange(true)) return;  // timed out: nobody waits any more
-      const auto ex = call->timer.get_executor();
-      net::post(ex, [call = std::move(call), value = std::move(value)]() mutable {
+      // The timer's wait holds the call until it fires (and settles it) or the
+      // event loop goes away: either way nobody waits any more.
+      auto still = waiting.lock();
+      if (!still || settled->exchange(true)) return;
+      const auto ex = still->timer.get_executor();
+      net::post(ex, [call = std::move(still), value = std::move(value)]() mutable {
         call->timer.cancel();
         std::move(call->handler)(std::optional<T>(std::move(value)));
       });
@@ -216,9 +236,25 @@ Hypervisors::Hypervisors(std::vector<HostSpec> hosts, HypervisorOptions options,
   impl_ = std::make_unique<Impl>(std::move(hosts), options, previous.impl_.get());
 }
 
-// Each Host's own destructor lets the calls already inside libvirt finish
-// before the connection they use goes away (when no other Hypervisors shares it).
-Hypervisors::~Hypervisors() = default;
+Hypervisors::~Hypervisors() {
+  // Let calls already inside libvirt finish before the hosts they use go away,
+  // but give them no more than their time limit: a hypervisor that hangs must
+  // not hold up the gateway's stop. A host with a call still blocked is left
+  // to it (keep_for_blocked_calls), with one log line. A host that a newer
+  // Hypervisors (a reload) shares stays with it; the others go with impl_, each
+  // Host's destructor joining its threads.
+  const auto deadline = std::chrono::steady_clock::now() + impl_->options.call_timeout;
+  for (auto& [id, host] : impl_->hosts) {
+    if (host.use_count() > 1) continue;
+    while (host->pending.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (host->pending.load() > 0) {
+      logger.warn("host=", id, " a libvirt call is still blocked; not waiting for it any longer");
+      keep_for_blocked_calls(std::move(host));
+    }
+  }
+}
 
 bool Hypervisors::shares_host(const Hypervisors& other, std::string_view host_id) const {
   const auto mine = impl_->hosts.find(host_id);
@@ -243,11 +279,13 @@ net::awaitable<DomainLookup> Hypervisors::lookup(std::string host_id, std::strin
   }
   Host* host = it->second.get();
   // The options by value: a Host outlives the Hypervisors that queued a call
-  // when a newer one shares it. The Host itself is kept by its last owner's
-  // destructor until its queued calls have run.
+  // when a newer one shares it.
   const HypervisorOptions options = impl_->options;
+  host->pending.fetch_add(1);
   auto job = [host, options, uuid = std::move(uuid)] {
-    return lookup_blocking(*host, options, uuid);
+    DomainLookup out = lookup_blocking(*host, options, uuid);
+    host->pending.fetch_sub(1);
+    return out;
   };
   std::optional<DomainLookup> result = co_await async_run_blocking<DomainLookup>(
       host->pool, std::move(job), options.call_timeout, net::use_awaitable);

@@ -11,8 +11,10 @@
 //
 // lookup() may be called from any executor and completes on the caller's. The
 // object must outlive every lookup and the executors they complete on must
-// outlive it: the destructor waits for calls still inside libvirt (so it may
-// block for up to call_timeout and more; don't run it on a network thread).
+// outlive it: the destructor waits for calls still inside libvirt, for at most
+// call_timeout; a host whose call is still blocked then is left to it, never
+// freed (a stop must not hang on a hypervisor that does). It may so block for
+// up to call_timeout: don't run it on a network thread.
 //
 // A reload builds a new Hypervisors from the previous one: a host whose spec is
 // unchanged keeps its connection and threads, shared by both objects, and is

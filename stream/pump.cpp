@@ -199,10 +199,15 @@ net::awaitable<void> end_session(PumpState& state, Ender ender, error_code error
     // console stopped reading), and wait for its close reply so the reason
     // reaches it, before letting the console go.
     // A named copy: GCC 12 mis-destroys temporaries passed by value to coroutines.
-    const EndReason why = state.result.stalled
-                              ? state.options.console_stalled
-                              : state.console.ending().value_or(state.options.console_closed);
+    std::optional<EndReason> said = state.result.stalled
+                                        ? std::optional(state.options.console_stalled)
+                                        : state.console.ending();
     state.console.abort();
+    if (!said && state.options.console_end_reason && error != net::error::operation_aborted) {
+      said = co_await state.options.console_end_reason();
+    }
+    const EndReason why = said.value_or(state.options.console_closed);
+    if (error != net::error::operation_aborted) state.result.told = why;
     co_await state.client.close(why);
   } else {
     state.console.abort();

@@ -6,8 +6,12 @@
 
 #include "stream/byte_stream.hpp"
 
+#include <boost/asio/awaitable.hpp>
+
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <optional>
 
 namespace cgw::stream {
 
@@ -22,6 +26,11 @@ struct PumpOptions {
   // Told to the client when the console side ends first (unless the console's
   // stream says why itself: ByteStream::ending()).
   EndReason console_closed{1000, "console closed"};
+  // When the console ended by itself (its stream gives no ending() and was not
+  // aborted nor cut), asked for a better reason than console_closed once the
+  // console is let go (the gateway asks libvirt whether the VM stopped).
+  // Empty, or nullopt from it: console_closed.
+  std::function<boost::asio::awaitable<std::optional<EndReason>>()> console_end_reason;
   // A write that has not completed for this long (the peer stopped reading) ends
   // the session: both streams are aborted, and when the console is the one that
   // stopped, the client is told `console_stalled`. Zero: never. Checked by one
@@ -56,6 +65,8 @@ struct PumpResult {
   // a write made no progress, timed_out when the client stream gave up on its peer).
   error_code error;
   bool stalled = false;  // a write made no progress for write_timeout
+  // When the console ended first, by itself: what the client was told.
+  std::optional<EndReason> told;
   std::uint64_t client_to_console = 0;
   std::uint64_t console_to_client = 0;
 };

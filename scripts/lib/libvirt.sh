@@ -102,3 +102,27 @@ cgw_remove_domains() {
     esac
   done
 }
+
+# Restarts libvirtd, as an upgrade or a crash and its restart would (the fault
+# tests: sessions must survive it). QEMU domains keep running. Leaves libvirtd
+# running, answering, for the tests after.
+cgw_libvirtd_restart() {
+  if _cgw_systemd; then
+    systemctl restart libvirtd
+  else
+    local pid
+    pid=$(cat /run/libvirtd.pid 2>/dev/null) || {
+      echo "libvirt: no /run/libvirtd.pid to restart" >&2
+      return 1
+    }
+    kill "$pid"
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    libvirtd -d
+  fi
+  for _ in $(seq 1 100); do
+    virsh -c qemu:///system version >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "libvirt: libvirtd does not answer after its restart" >&2
+  return 1
+}

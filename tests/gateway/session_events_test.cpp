@@ -98,6 +98,30 @@ std::string without_duration(const std::string& message) {
   return message.substr(0, at);
 }
 
+// A console that ended by itself: the line also says what the browser was told.
+TEST(SessionLogWriter, EndedSaysWhatTheBrowserWasTold) {
+  test::Scratch scratch;
+  CapturedStderr captured(scratch.path("log"));
+  SessionLogWriter writer;
+  SessionInfo s = session("10.0.0.5:51234", "10.0.0.5:51234");
+  s.path = "direct";
+  SessionEnded end;
+  end.ended_by = SessionEnded::Ender::console;
+  end.cause = boost::asio::error::eof;
+  end.reason = "console closed: the VM stopped";
+  end.to_client = 5;
+  end.duration = 2s;
+  static_cast<SessionEvents&>(writer).ended(s, end);
+  const auto lines = lines_of(captured.text());
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(message_of(lines[0]),
+            "session=7 client=10.0.0.5:51234 host=kvm01 uuid=6dd411c6-8710-48b0-bea0-e273ebd176c6 "
+            "path=direct outcome=ended by=console cause=\"" +
+                boost::system::error_code(boost::asio::error::eof).message() +
+                "\" reason=\"console closed: the VM stopped\" to_console=0 to_client=5 "
+                "duration=2s");
+}
+
 TEST(SessionLogWriter, OneLinePerEvent) {
   test::Scratch scratch;
   CapturedStderr captured(scratch.path("log"));

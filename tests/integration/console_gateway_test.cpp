@@ -518,7 +518,7 @@ TEST_F(ConsoleGateway, VmStopClosesTheSessionWithAReason) {
   vm.destroy();
   const auto close = client->read_until_close();
   EXPECT_EQ(close.code, 1000);
-  EXPECT_EQ(close.reason, "console closed");
+  EXPECT_EQ(close.reason, "console closed: the VM stopped");  // libvirt says it no longer runs
 }
 
 // One megabyte to the echo console and back, then the browser closes.

@@ -15,14 +15,21 @@ namespace {
 
 void quiet(void*, virErrorPtr) {}
 
+// The tests' connection to qemu:///system, opened on first use and again after
+// reconnect_libvirt().
+virConnectPtr& shared_connection() {
+  static virConnectPtr conn = nullptr;
+  return conn;
+}
+
 virConnectPtr connection() {
-  static virConnectPtr conn = [] {
+  virConnectPtr& conn = shared_connection();
+  if (!conn) {
     virSetErrorFunc(nullptr, quiet);
-    virConnectPtr c = virConnectOpen("qemu:///system");
-    if (!c)
+    conn = virConnectOpen("qemu:///system");
+    if (!conn)
       throw std::runtime_error("tests: cannot connect to qemu:///system (is libvirtd running?)");
-    return c;
-  }();
+  }
   return conn;
 }
 
@@ -54,6 +61,12 @@ struct DomainPtr {
 };
 
 }  // namespace
+
+void reconnect_libvirt() {
+  virConnectPtr& conn = shared_connection();
+  if (conn) virConnectClose(conn);
+  conn = nullptr;
+}
 
 const std::string& domain_type() {
   static const std::string type = [] {

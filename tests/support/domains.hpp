@@ -37,6 +37,10 @@ class TestDomain {
   bool persistent_ = false;
 };
 
+// After a test restarted libvirtd: the next call opens a new connection (the
+// old one is dead, though without an event loop it does not know yet).
+void reconnect_libvirt();
+
 // "kvm" or "qemu", decided once per process by trying KVM.
 const std::string& domain_type();
 
