@@ -301,7 +301,7 @@ net::awaitable<std::optional<stream::EndReason>> layer(stream::ByteStream& brows
 // any other, so ask. libvirt may mark the VM stopped a moment after its QEMU
 // closed the socket: a VM still running is asked again twice, 200 ms apart.
 // Nothing (the plain "console closed") while it runs or cannot be asked.
-net::awaitable<std::optional<stream::EndReason>> vm_stopped_reason(Services& s,
+net::awaitable<std::optional<stream::EndReason>> vm_stopped_reason(const HostSet& hosts,
                                                                    const SessionInfo& info) {
   using Status = libvirt::DomainLookup::Status;
   net::steady_timer pause(co_await net::this_coro::executor);
@@ -312,7 +312,7 @@ net::awaitable<std::optional<stream::EndReason>> vm_stopped_reason(Services& s,
     }
     const std::string host = info.host_id;
     const std::string uuid = info.uuid;
-    const libvirt::DomainLookup found = co_await s.authority.hypervisors.lookup(host, uuid);
+    const libvirt::DomainLookup found = co_await hosts.hypervisors->lookup(host, uuid);
     if (found.status == Status::unknown_domain || (found.status == Status::ok && !found.running)) {
       stream::EndReason why;  // a normal end, as the plain "console closed" is
       why.code = 1000;
@@ -354,7 +354,9 @@ net::awaitable<void> pump_console(Client& client, Connected& c, Services& s,
   pump_options.too_long.text =
       "session time limit (" + duration_words(s.config.limits.max_session_length) + ") reached";
   pump_options.write_timeout = s.config.write_timeout;
-  pump_options.console_end_reason = [&s, &state] { return vm_stopped_reason(s, state.info); };
+  pump_options.console_end_reason = [&state] {
+    return vm_stopped_reason(*state.hosts, state.info);
+  };
   const stream::PumpResult result = co_await stream::pump(client, *c.console, pump_options);
   if (result.stalled && result.ended_by == stream::PumpResult::Ender::console) {
     // The pump stopped reading the browser when the console stopped taking its

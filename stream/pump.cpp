@@ -190,6 +190,7 @@ net::awaitable<void> end_session(PumpState& state, Ender ender, error_code error
     // A session limit (idle, length) ended it: the browser is told which, and
     // the console let go, as when the console ends.
     const EndReason why = *state.cut->limit;
+    state.result.told = why;
     state.console.abort();
     co_await state.client.close(why);
     co_return;
