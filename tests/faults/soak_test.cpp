@@ -4,9 +4,9 @@
 // and closing, a new one in its place. The gateway's descriptors, threads and memory are sampled
 // with nothing open after a warm-up and at the end: they must not grow (small stated tolerances).
 //
-// The browsers come from 32 loopback addresses (127.0.1.1-32), a few sessions
+// The browsers come from 128 loopback addresses (127.0.1.1-128), a few sessions
 // at a time each, so that limits per client address do not refuse the churn.
-// Under AddressSanitizer 64 sessions at once rather than 256, and memory is not
+// Under AddressSanitizer 64 sessions at once rather than 1,000, and memory is not
 // compared (see kCompareMemory).
 #include "tests/faults/gateway_process.hpp"
 #include "tests/support/closed_port.hpp"
@@ -53,11 +53,11 @@ constexpr unsigned kConcurrent = 64;
 constexpr auto kDefaultDuration = 60s;
 constexpr bool kCompareMemory = false;
 #else
-constexpr unsigned kConcurrent = 256;
+constexpr unsigned kConcurrent = 1000;
 constexpr auto kDefaultDuration = 100s;
 constexpr bool kCompareMemory = true;
 #endif
-constexpr unsigned kSourceAddresses = 32;
+constexpr unsigned kSourceAddresses = 128;
 constexpr unsigned kRoundTrips = 10;         // per session
 constexpr std::size_t kMessageBytes = 2048;  // per round trip
 constexpr auto kPauseBetweenTrips = 100ms;   // a session lasts about 1 s
