@@ -2,8 +2,8 @@
 
 #include "tests/support/metrics.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/tokens.hpp"
 #include "tests/support/ws_client.hpp"
-#include "token/token.hpp"
 
 #include <filesystem>
 #include <fstream>
@@ -98,10 +98,7 @@ GatewayProcess::~GatewayProcess() {
 }
 
 std::string GatewayProcess::token(const std::string& host_id, const std::string& uuid) const {
-  token::MintRequest request;
-  request.host_id = host_id;
-  request.uuid = uuid;
-  return token::mint(token::SigningKey::load_file(key_file_), request);
+  return mint_token(key_file_, host_id, uuid);
 }
 
 std::string GatewayProcess::log() const { return read_text(log_); }

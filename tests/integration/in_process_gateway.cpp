@@ -1,7 +1,7 @@
 #include "in_process_gateway.hpp"
 
 #include "tests/support/metrics.hpp"
-#include "token/token.hpp"
+#include "tests/support/tokens.hpp"
 
 #include <tuple>
 #include <utility>
@@ -42,17 +42,11 @@ InProcessGateway::~InProcessGateway() {
 }
 
 std::string InProcessGateway::token(const std::string& key_file) const {
-  token::MintRequest request;
-  request.host_id = "fake";
-  request.uuid = kEchoUuid;
-  return token::mint(token::SigningKey::load_file(key_file.empty() ? secret_ : key_file), request);
+  return mint_token(key_file.empty() ? secret_ : key_file);
 }
 
 std::unique_ptr<WsClient> InProcessGateway::client(const std::string& key_file) const {
-  WsOptions o;
-  o.port = port();
-  o.target = "/websockify?token=" + token(key_file);
-  return WsClient::connect(o);
+  return console_client(port(), token(key_file));
 }
 
 std::unique_ptr<WsClient> InProcessGateway::tls_client(const std::string& ca_file) const {
