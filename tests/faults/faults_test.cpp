@@ -146,18 +146,11 @@ TEST(Faults, ConsoleAddressNotResolving) {
   EXPECT_TRUE(gw.stop());
 }
 
-// A UNIX socket that accepts and never answers: libvirt's client waits forever
-// for the reply to its first call. Closing the listener ends those waits.
-class SilentLibvirt {
+// A listening socket (owned from construction) whose connections a thread of
+// its own accepts and holds, never reading or writing, until close().
+class HoldingListener {
  public:
-  explicit SilentLibvirt(const std::string& path) {
-    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un a{};
-    a.sun_family = AF_UNIX;
-    path.copy(a.sun_path, sizeof a.sun_path - 1);
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd_, 8) != 0) {
-      ADD_FAILURE() << "silent libvirt: " << std::strerror(errno);
-    }
+  explicit HoldingListener(int fd) : fd_(fd) {
     thread_ = std::thread([this] {
       while (!stop_) {
         pollfd p{fd_, POLLIN, 0};
@@ -169,7 +162,9 @@ class SilentLibvirt {
       }
     });
   }
-  ~SilentLibvirt() { close(); }
+  ~HoldingListener() { close(); }
+  HoldingListener(const HoldingListener&) = delete;
+  HoldingListener& operator=(const HoldingListener&) = delete;
   void close() {
     if (stop_.exchange(true)) return;
     thread_.join();
@@ -181,12 +176,33 @@ class SilentLibvirt {
     return accepted_.size();
   }
 
- private:
-  int fd_ = -1;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
+ protected:
+  const int fd_;
   std::mutex mutex_;
   std::vector<int> accepted_;
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// A UNIX socket listening at `path`.
+int unix_listener(const std::string& path) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  path.copy(a.sun_path, sizeof a.sun_path - 1);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 8) != 0) {
+    ADD_FAILURE() << "silent libvirt: " << std::strerror(errno);
+  }
+  return fd;
+}
+
+// A UNIX socket that accepts and never answers: libvirt's client waits forever
+// for the reply to its first call. Closing the listener ends those waits.
+class SilentLibvirt : public HoldingListener {
+ public:
+  explicit SilentLibvirt(const std::string& path) : HoldingListener(unix_listener(path)) {}
 };
 
 // libvirt hangs: the lookup's time limit (libvirt_timeout = 1s) answers with
@@ -330,35 +346,28 @@ TEST(Faults, BrowserVanishingWithoutFinIsFoundByTheHeartbeat) {
 // gateway takes it: backpressure holds (the gateway's memory grows by little
 // more than its socket buffers), and each session ends at write_timeout.
 
-class DeafConsole {
+// A TCP socket listening on 127.0.0.1, on a port of its own.
+int tcp_listener() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 16) != 0) {
+    ADD_FAILURE() << "deaf console: " << std::strerror(errno);
+  }
+  return fd;
+}
+
+// A console that accepts and never reads.
+class DeafConsole : public HoldingListener {
  public:
-  DeafConsole() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  DeafConsole() : HoldingListener(tcp_listener()) {
     sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t len = sizeof a;
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), len) != 0 || ::listen(fd_, 16) != 0 ||
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    if (::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
       ADD_FAILURE() << "deaf console: " << std::strerror(errno);
     }
     port_ = ntohs(a.sin_port);
-    thread_ = std::thread([this] {
-      while (!stop_) {
-        pollfd p{fd_, POLLIN, 0};
-        if (::poll(&p, 1, 50) != 1) continue;
-        const int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-        if (c < 0) continue;
-        const std::lock_guard lock(mutex_);
-        accepted_.push_back(c);
-      }
-    });
-  }
-  ~DeafConsole() {
-    stop_ = true;
-    thread_.join();
-    for (int c : accepted_) ::close(c);
-    ::close(fd_);
   }
   std::uint16_t port() const { return port_; }
   // How many of its connections the gateway has closed: each is read (and
@@ -383,12 +392,7 @@ class DeafConsole {
   }
 
  private:
-  int fd_ = -1;
   std::uint16_t port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-  std::mutex mutex_;
-  std::vector<int> accepted_;
 };
 
 // A browser of raw system calls that uploads masked binary frames without

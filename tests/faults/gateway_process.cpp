@@ -1,8 +1,9 @@
 #include "tests/faults/gateway_process.hpp"
 
+#include "tests/support/metrics.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/tokens.hpp"
 #include "tests/support/ws_client.hpp"
-#include "token/token.hpp"
 
 #include <filesystem>
 #include <fstream>
@@ -97,33 +98,21 @@ GatewayProcess::~GatewayProcess() {
 }
 
 std::string GatewayProcess::token(const std::string& host_id, const std::string& uuid) const {
-  token::MintRequest request;
-  request.host_id = host_id;
-  request.uuid = uuid;
-  return token::mint(token::SigningKey::load_file(key_file_), request);
+  return mint_token(key_file_, host_id, uuid);
 }
 
 std::string GatewayProcess::log() const { return read_text(log_); }
 
 std::optional<double> GatewayProcess::active() const {
   try {
-    const std::string text = "\n" + inside([this] { return http_get(port_, "/metrics").body; });
-    const std::string start = "\nconsole_gw_sessions_active ";
-    const auto at = text.find(start);
-    if (at == std::string::npos) return std::nullopt;
-    return std::stod(text.substr(at + start.size()));
+    return sessions_active(inside([this] { return http_get(port_, "/metrics").body; }));
   } catch (const std::exception&) {
     return std::nullopt;
   }
 }
 
 bool GatewayProcess::none_active_within(std::chrono::milliseconds limit) const {
-  const auto deadline = Clock::now() + limit;
-  do {
-    if (active() == 0) return true;
-    std::this_thread::sleep_for(50ms);
-  } while (Clock::now() < deadline);
-  return false;
+  return test::none_active_within([this] { return active(); }, limit);
 }
 
 void GatewayProcess::enter_network() const {

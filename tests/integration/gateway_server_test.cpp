@@ -5,8 +5,7 @@
 // so these run in parallel with other tests (see CMakeLists.txt).
 #include "gateway/config.hpp"
 #include "gateway/server.hpp"
-#include "tests/support/closed_port.hpp"
-#include "tests/support/echo_console.hpp"
+#include "in_process_gateway.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/scratch.hpp"
 #include "tests/support/ws_client.hpp"
@@ -45,94 +44,20 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using namespace std::chrono_literals;
 
-// A gateway of its own for a test that stops it: one host, "fake", whose only
-// console is an EchoConsole; `client()` opens a WebSocket to that console.
-class OwnGateway {
- public:
-  // With `tls`, a self-signed certificate (cert_file()) serves wss:// too.
-  explicit OwnGateway(std::chrono::seconds ping_interval = 30s, std::uint16_t port = 0,
-                      const std::function<void(gateway::Config&)>& adjust = {}, bool tls = false) {
-    secret_ = scratch_.hs256_secret("token.key");
-    gateway::Config config;
-    config.listen = "127.0.0.1";
-    config.port = port;
-    config.threads = 2;  // two network threads (sessions handed between them), on any machine
-    config.token_key_file = secret_;
-    config.ping_interval = ping_interval;
-    if (tls) std::tie(config.cert, config.key) = scratch_.tls_certificate("tls");
-    gateway::HostConfig fake;
-    fake.id = "fake";
-    fake.uri = "test://" +
-               scratch_.write("node.xml", test::test_driver_node(echo_.port(), closed_.port()));
-    fake.vnc_security_gateway = false;  // the echo console speaks no RFB
-    config.hosts = {fake};
-    if (adjust) adjust(config);
-    gateway::finish_config(config);
-    config_ = config;
-    server_.emplace(std::move(config));
-    server_->start();
-    serving_ = std::thread([this] { server_->run(); });
-  }
-  ~OwnGateway() {
-    if (!serving_.joinable()) return;  // the test stopped it already
-    server_->stop();
-    serving_.join();
-  }
+using test::InProcessGateway;
 
-  // A token for the echo console, signed with `key_file` (by default the
-  // gateway's key file as it is now).
-  std::string token(const std::string& key_file = {}) const {
-    token::MintRequest request;
-    request.host_id = "fake";
-    request.uuid = test::kEchoUuid;
-    return token::mint(token::SigningKey::load_file(key_file.empty() ? secret_ : key_file),
-                       request);
-  }
-  std::unique_ptr<test::WsClient> client(const std::string& key_file = {}) const {
-    test::WsOptions o;
-    o.port = server_->port();
-    o.target = "/websockify?token=" + token(key_file);
-    return test::WsClient::connect(o);
-  }
-  // Over wss://, trusting only `ca_file` (a self-signed certificate).
-  std::unique_ptr<test::WsClient> tls_client(const std::string& ca_file) const {
-    test::WsOptions o;
-    o.port = server_->port();
-    o.target = "/websockify?token=" + token();
-    o.tls = true;
-    o.ca_file = ca_file;
-    return test::WsClient::connect(o);
-  }
-  // The HTTP status of a console request with a token signed with `key_file`:
-  // 426 (upgrade required) when the token is accepted, 401 when it is not.
-  int status_for(const std::string& key_file) const {
-    return test::http_get(server_->port(), "/websockify?token=" + token(key_file)).status;
-  }
-  gateway::Server& server() { return *server_; }
-  std::uint16_t port() const { return server_->port(); }
-  // The configuration it started with, for a reload.
-  const gateway::Config& config() const { return config_; }
-  const test::Scratch& scratch() const { return scratch_; }
-  const std::string& key_file() const { return secret_; }
-  // Waits until run() has returned (after stop()).
-  void wait_stopped() {
-    if (serving_.joinable()) serving_.join();
-  }
-
- private:
-  test::Scratch scratch_;
-  test::EchoConsole echo_;
-  test::ClosedPort closed_;  // the "closed" domain's console, bound while the gateway lives
-  std::string secret_;
-  gateway::Config config_;
-  std::optional<gateway::Server> server_;
-  std::thread serving_;
-};
+// What InProcessGateway's callers here adjust most: the ping interval and the port.
+std::function<void(gateway::Config&)> ping_every(std::chrono::seconds interval) {
+  return [interval](gateway::Config& c) { c.ping_interval = interval; };
+}
+std::function<void(gateway::Config&)> on_port(std::uint16_t port) {
+  return [port](gateway::Config& c) { c.port = port; };
+}
 
 // An idle console is pinged every ping_interval, so proxies in between do not
 // cut it; a client that answers stays connected.
 TEST(GatewayPings, IdleConsolesArePingedAtTheConfiguredInterval) {
-  OwnGateway gw(1s);
+  InProcessGateway gw(ping_every(1s));
   auto client = gw.client();
   client->write("x");
   ASSERT_EQ(client->read_exactly(1), "x");
@@ -164,7 +89,7 @@ TEST(GatewayPings, IdleConsolesArePingedAtTheConfiguredInterval) {
 // Stopping the gateway (SIGTERM) ends open consoles in order: the browser hears
 // 1001 and can say "restarting" instead of "connection lost".
 TEST(GatewayStop, OpenConsolesAreClosedWith1001) {
-  OwnGateway gw;
+  InProcessGateway gw;
   auto client = gw.client();
   client->write("ping");
   ASSERT_EQ(client->read_exactly(4), "ping");  // connected and pumping
@@ -193,7 +118,7 @@ bool tcp_connects(std::uint16_t port) {
 // network thread, tried with SO_REUSEPORT, must be closed on its own thread
 // before the threads stop; this caught that.)
 TEST(GatewayStop, ListeningEndsAtStop) {
-  OwnGateway gw;
+  InProcessGateway gw;
   const std::uint16_t port = gw.server().port();
   ASSERT_TRUE(tcp_connects(port));
   gw.server().stop();
@@ -204,8 +129,8 @@ TEST(GatewayStop, ListeningEndsAtStop) {
 
 // A port in use is an error at start, not a port shared.
 TEST(GatewayListen, PortInUseIsAnError) {
-  OwnGateway first;
-  EXPECT_THROW(OwnGateway(30s, first.server().port()), boost::system::system_error);
+  InProcessGateway first;
+  EXPECT_THROW(InProcessGateway(on_port(first.server().port())), boost::system::system_error);
   // The first one still serves.
   auto client = first.client();
   client->write("x");
@@ -226,7 +151,7 @@ TEST(GatewayListen, AnotherProcessesReusePortGroupIsNotJoined) {
   ASSERT_EQ(::listen(fd, 8), 0);
   socklen_t size = sizeof address;
   ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size), 0);
-  EXPECT_THROW(OwnGateway(30s, ntohs(address.sin_port)), boost::system::system_error);
+  EXPECT_THROW(InProcessGateway(on_port(ntohs(address.sin_port))), boost::system::system_error);
   ::close(fd);
 }
 
@@ -263,7 +188,7 @@ std::string metrics_when(std::uint16_t port, const std::string& series, double v
 
 // One session opened and ended, one bad token refused: the counters moved.
 TEST(GatewayMetrics, CountSessionsRefusalsAndBytes) {
-  OwnGateway gw;
+  InProcessGateway gw;
   {
     auto client = gw.client();
     client->write("hello");
@@ -301,7 +226,7 @@ TEST(GatewayMetrics, PromtoolAcceptsTheExposition) {
   const std::string promtool = CGW_TEST_PROMTOOL;
   ASSERT_EQ(::access(promtool.c_str(), X_OK), 0)
       << "promtool not found (" << promtool << "): run scripts/install-deps";
-  OwnGateway gw;
+  InProcessGateway gw;
   {
     auto client = gw.client();
     client->write("x");
@@ -323,15 +248,15 @@ TEST(GatewayMetrics, PromtoolAcceptsTheExposition) {
 // /metrics names hosts: only the peers in gateway.metrics_allow read it;
 // others, and everyone when the list is empty, find nothing there.
 TEST(GatewayMetrics, OnlyAllowedPeersReadMetrics) {
-  OwnGateway elsewhere(30s, 0, [](gateway::Config& c) { c.metrics_allow = {"10.0.0.0/8"}; });
+  InProcessGateway elsewhere([](gateway::Config& c) { c.metrics_allow = {"10.0.0.0/8"}; });
   const test::HttpResponse refused = test::http_get(elsewhere.port(), "/metrics");
   EXPECT_EQ(refused.status, 404);
   EXPECT_EQ(refused.body.find("console_gw"), std::string::npos);
 
-  OwnGateway off(30s, 0, [](gateway::Config& c) { c.metrics_allow.clear(); });
+  InProcessGateway off([](gateway::Config& c) { c.metrics_allow.clear(); });
   EXPECT_EQ(test::http_get(off.port(), "/metrics").status, 404);
 
-  OwnGateway loopback;  // the default: 127.0.0.0/8 and ::1
+  InProcessGateway loopback;  // the default: 127.0.0.0/8 and ::1
   EXPECT_EQ(test::http_get(loopback.port(), "/metrics").status, 200);
 }
 
@@ -359,7 +284,7 @@ std::string status_line(const std::string& answer) { return answer.substr(0, ans
 // for (a page, the console page, a WebSocket), without one or with two it is
 // answered 400 and the connection ends. HTTP/1.0 may still omit it.
 TEST(GatewayHttp, Http11WithoutOrWithTwoHostHeadersIs400) {
-  OwnGateway gw;
+  InProcessGateway gw;
   const std::string upgrade =
       "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
@@ -418,7 +343,7 @@ TEST(GatewayHttp, SecurityHeadersAndStaticFilesStayInTheirRoots) {
   std::filesystem::create_symlink(web.dir() / "secret.txt", web.dir() / "www" / "out.txt");
   std::filesystem::create_symlink("index.html", web.dir() / "www" / "in.html");
   std::filesystem::create_directories(web.dir() / "www" / "sub");
-  OwnGateway gw(30s, 0, [&web](gateway::Config& c) {
+  InProcessGateway gw([&web](gateway::Config& c) {
     c.web = (web.dir() / "www").string();
     c.allowed_origins = {"https://ui.example.com"};
   });
@@ -567,7 +492,7 @@ std::string read_file(const std::string& path) {
 // key open consoles, the old key's are refused, and a console opened before the
 // reload goes on streaming.
 TEST(GatewayReload, NewTokenKeyServesNewSessionsAndOpenOnesGoOn) {
-  OwnGateway gw;
+  InProcessGateway gw;
   const std::string key_a = gw.scratch().write("a.key", read_file(gw.key_file()));
   const std::string key_b = gw.scratch().hs256_secret("b.key");
   auto opened_before = gw.client(key_a);
@@ -590,7 +515,7 @@ TEST(GatewayReload, NewTokenKeyServesNewSessionsAndOpenOnesGoOn) {
 
 // A reload whose key can't be loaded changes nothing: the key in use goes on.
 TEST(GatewayReload, BrokenKeyIsRefusedAndTheOldOneServes) {
-  OwnGateway gw;
+  InProcessGateway gw;
   const std::string key_a = gw.scratch().write("a.key", read_file(gw.key_file()));
   gw.scratch().write("token.key", "");
   try {
@@ -608,7 +533,7 @@ TEST(GatewayReload, BrokenKeyIsRefusedAndTheOldOneServes) {
 // A reload reads the certificate and key again: new TLS handshakes present the
 // new certificate, and a wss:// console opened before goes on with the old one.
 TEST(GatewayReload, NewCertificateServesNewHandshakes) {
-  OwnGateway gw(30s, 0, {}, true);
+  InProcessGateway gw({}, 0, InProcessGateway::Tls::on);
   const std::string cert_a = gw.config().cert;
   auto opened_before = gw.tls_client(cert_a);
   opened_before->write("a");
@@ -644,7 +569,7 @@ namespace {
 // console, the second is refused with 4401 "token already used", and the
 // metrics count it as a replay.
 TEST(GatewayOneTimeToken, OpensOnceOverTheWire) {
-  OwnGateway gw;
+  InProcessGateway gw;
   token::MintRequest request;
   request.host_id = "fake";
   request.uuid = test::kEchoUuid;
@@ -676,7 +601,7 @@ namespace {
 // A drain (the first SIGTERM): no new connections, the open console goes on,
 // and the gateway stops as soon as it ends, well before the deadline.
 TEST(GatewayDrain, OpenConsolesRunOnAndTheGatewayStopsWhenTheyEnd) {
-  OwnGateway gw;
+  InProcessGateway gw;
   const std::uint16_t port = gw.server().port();
   auto client = gw.client();
   client->write("a");
@@ -696,7 +621,7 @@ TEST(GatewayDrain, OpenConsolesRunOnAndTheGatewayStopsWhenTheyEnd) {
 
 // At the deadline the consoles still open are closed with 1001.
 TEST(GatewayDrain, AtTheDeadlineOpenConsolesGet1001) {
-  OwnGateway gw;
+  InProcessGateway gw;
   auto client = gw.client();
   client->write("a");
   ASSERT_EQ(client->read_exactly(1), "a");
@@ -713,7 +638,7 @@ TEST(GatewayDrain, AtTheDeadlineOpenConsolesGet1001) {
 
 // stop() during a drain cuts it short.
 TEST(GatewayDrain, StopCutsADrainShort) {
-  OwnGateway gw;
+  InProcessGateway gw;
   auto client = gw.client();
   client->write("a");
   ASSERT_EQ(client->read_exactly(1), "a");

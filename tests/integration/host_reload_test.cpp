@@ -7,8 +7,8 @@
 #include "tests/support/echo_console.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/scratch.hpp"
+#include "tests/support/tokens.hpp"
 #include "tests/support/ws_client.hpp"
-#include "token/token.hpp"
 
 #include <gtest/gtest.h>
 
@@ -93,13 +93,7 @@ class HostReload : public ::testing::Test {
   }
 
   std::unique_ptr<test::WsClient> client(const std::string& host_id) const {
-    token::MintRequest request;
-    request.host_id = host_id;
-    request.uuid = test::kEchoUuid;
-    test::WsOptions o;
-    o.port = port_;
-    o.target = "/websockify?token=" + token::mint(token::SigningKey::load_file(secret_), request);
-    return test::WsClient::connect(o);
+    return test::console_client(port_, test::mint_token(secret_, host_id));
   }
   // The echo console on `host_id` answers `text`.
   void echoes(const std::string& host_id, const std::string& text) const {

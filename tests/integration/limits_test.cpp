@@ -6,12 +6,9 @@
 // without its limit. Other loopback addresses (127.0.0.2, ...) stand for other
 // clients.
 #include "gateway/config.hpp"
-#include "gateway/server.hpp"
-#include "tests/support/closed_port.hpp"
-#include "tests/support/echo_console.hpp"
+#include "in_process_gateway.hpp"
 #include "tests/support/scratch.hpp"
 #include "tests/support/ws_client.hpp"
-#include "token/token.hpp"
 
 #include <gtest/gtest.h>
 
@@ -38,67 +35,7 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-class LimitsGateway {
- public:
-  explicit LimitsGateway(const std::function<void(gateway::Config&)>& adjust) {
-    secret_ = scratch_.hs256_secret("token.key");
-    gateway::Config config;
-    config.listen = "127.0.0.1";
-    config.port = 0;
-    config.threads = 2;
-    config.token_key_file = secret_;
-    gateway::HostConfig fake;
-    fake.id = "fake";
-    fake.uri = "test://" +
-               scratch_.write("node.xml", test::test_driver_node(echo_.port(), closed_.port()));
-    fake.vnc_security_gateway = false;  // the echo console speaks no RFB
-    config.hosts = {fake};
-    adjust(config);
-    gateway::finish_config(config);
-    server_.emplace(std::move(config));
-    server_->start();
-    serving_ = std::thread([this] { server_->run(); });
-  }
-  ~LimitsGateway() {
-    server_->stop();
-    serving_.join();
-  }
-  std::uint16_t port() const { return server_->port(); }
-  std::string token() const {
-    token::MintRequest request;
-    request.host_id = "fake";
-    request.uuid = test::kEchoUuid;
-    return token::mint(token::SigningKey::load_file(secret_), request);
-  }
-  std::unique_ptr<test::WsClient> client() const {
-    test::WsOptions o;
-    o.port = port();
-    o.target = "/websockify?token=" + token();
-    return test::WsClient::connect(o);
-  }
-  test::EchoConsole& echo() { return echo_; }
-  // The value of `series` in /metrics (a moment after the event: the gateway
-  // counts on its own threads), or -1 when it is not there within 2 s.
-  double metric(const std::string& series, double expected) const {
-    double value = -1;
-    for (int i = 0; i < 40; ++i) {
-      const std::string text = test::http_get(port(), "/metrics").body;
-      const auto at = text.find("\n" + series + " ");
-      value = at == std::string::npos ? -1 : std::stod(text.substr(at + series.size() + 2));
-      if (value == expected) break;
-      std::this_thread::sleep_for(50ms);
-    }
-    return value;
-  }
-
- private:
-  test::Scratch scratch_;
-  test::EchoConsole echo_;
-  test::ClosedPort closed_;
-  std::string secret_;
-  std::optional<gateway::Server> server_;
-  std::thread serving_;
-};
+using test::InProcessGateway;
 
 // A TCP connection from `source` (a loopback address) to the gateway.
 class Raw {
@@ -194,8 +131,24 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+// That `client`'s console is closed with `expected` by the 1 s limit `limit`:
+// between 0.9 and `at_most` seconds after `start`, counted in /metrics, and
+// its console released.
+void expect_closed_by_limit(InProcessGateway& gw, test::WsClient& client, Clock::time_point start,
+                            const test::CloseFrame& expected, const std::string& limit,
+                            double at_most) {
+  const test::CloseFrame close = client.read_until_close();
+  const double took = seconds_since(start);
+  EXPECT_EQ(close.code, expected.code);
+  EXPECT_EQ(close.reason, expected.reason);
+  EXPECT_EQ(gw.metric("console_gw_limit_refusals_total{limit=\"" + limit + "\"}", 1), 1);
+  EXPECT_GE(took, 0.9);
+  EXPECT_LE(took, at_most);
+  EXPECT_TRUE(gw.echo().wait_for_ended(1, 3s));
+}
+
 TEST(Limits, ASilentConnectionIsClosedAtTheHandshakeTimeout) {
-  LimitsGateway gw([](gateway::Config& c) { c.limits.handshake_timeout = 1s; });
+  InProcessGateway gw([](gateway::Config& c) { c.limits.handshake_timeout = 1s; });
   const auto start = Clock::now();
   Raw silent(gw.port());
   EXPECT_TRUE(silent.ended_within(4s)) << "still open after 4 s (the old limit was 10 s)";
@@ -204,7 +157,7 @@ TEST(Limits, ASilentConnectionIsClosedAtTheHandshakeTimeout) {
 }
 
 TEST(Limits, ATricklingRequestIsClosedAtTheHandshakeTimeout) {
-  LimitsGateway gw([](gateway::Config& c) { c.limits.handshake_timeout = 1s; });
+  InProcessGateway gw([](gateway::Config& c) { c.limits.handshake_timeout = 1s; });
   const auto start = Clock::now();
   Raw slow(gw.port());
   const std::string request = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: aaaaaaaaaaaaaa";
@@ -223,7 +176,7 @@ TEST(Limits, ATricklingRequestIsClosedAtTheHandshakeTimeout) {
 TEST(Limits, AStalledTlsHandshakeIsClosedAtTheHandshakeTimeout) {
   test::Scratch certs;
   const auto [cert, key] = certs.tls_certificate("tls");
-  LimitsGateway gw([&cert, &key](gateway::Config& c) {
+  InProcessGateway gw([&cert, &key](gateway::Config& c) {
     c.cert = cert;
     c.key = key;
     c.limits.handshake_timeout = 1s;
@@ -239,7 +192,7 @@ TEST(Limits, AStalledTlsHandshakeIsClosedAtTheHandshakeTimeout) {
 }
 
 TEST(Limits, TheHandshakeTimeoutRestartsAfterEachAnsweredRequest) {
-  LimitsGateway gw([](gateway::Config& c) { c.limits.handshake_timeout = 1s; });
+  InProcessGateway gw([](gateway::Config& c) { c.limits.handshake_timeout = 1s; });
   Raw keep_alive(gw.port());
   for (int i = 0; i < 3; ++i) {
     std::this_thread::sleep_for(600ms);  // within the limit of the previous answer
@@ -248,7 +201,7 @@ TEST(Limits, TheHandshakeTimeoutRestartsAfterEachAnsweredRequest) {
 }
 
 TEST(Limits, AnOversizedRequestHeaderIsAnswered431) {
-  LimitsGateway gw([](gateway::Config& c) { c.limits.max_header_bytes = 4096; });
+  InProcessGateway gw([](gateway::Config& c) { c.limits.max_header_bytes = 4096; });
   Raw small(gw.port());
   EXPECT_TRUE(small.send(
       "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + std::string(3000, 'a') + "\r\n\r\n"));
@@ -262,7 +215,7 @@ TEST(Limits, AnOversizedRequestHeaderIsAnswered431) {
 }
 
 TEST(Limits, AnOversizedMessageIsClosedWith1009AndTheConsoleReleased) {
-  LimitsGateway gw([](gateway::Config& c) { c.limits.max_message_bytes = 64 * 1024; });
+  InProcessGateway gw([](gateway::Config& c) { c.limits.max_message_bytes = 64 * 1024; });
   auto client = gw.client();
   const std::string fits(64 * 1024, 'f');
   client->write(fits);
@@ -276,7 +229,7 @@ TEST(Limits, AnOversizedMessageIsClosedWith1009AndTheConsoleReleased) {
 }
 
 TEST(Limits, MaxSessionsRefusesTheUpgradeWith503UntilOneCloses) {
-  LimitsGateway gw([](gateway::Config& c) {
+  InProcessGateway gw([](gateway::Config& c) {
     c.limits.max_sessions = 2;
     c.limits.max_sessions_per_client = 0;
   });
@@ -299,7 +252,7 @@ TEST(Limits, MaxSessionsRefusesTheUpgradeWith503UntilOneCloses) {
 }
 
 TEST(Limits, MaxSessionsPerClientRefusesWith429) {
-  LimitsGateway gw([](gateway::Config& c) { c.limits.max_sessions_per_client = 1; });
+  InProcessGateway gw([](gateway::Config& c) { c.limits.max_sessions_per_client = 1; });
   auto first = gw.client();
   Raw same(gw.port());
   EXPECT_EQ(same.upgrade(gw.token()), 429);
@@ -308,7 +261,7 @@ TEST(Limits, MaxSessionsPerClientRefusesWith429) {
 }
 
 TEST(Limits, BehindATrustedProxyTheForwardedClientIsCounted) {
-  LimitsGateway gw([](gateway::Config& c) {
+  InProcessGateway gw([](gateway::Config& c) {
     c.trusted_proxies = {"127.0.0.1/32"};
     c.limits.max_sessions_per_client = 1;
   });
@@ -321,7 +274,7 @@ TEST(Limits, BehindATrustedProxyTheForwardedClientIsCounted) {
 }
 
 TEST(Limits, ConsoleRequestsBeyondTheRateAreAnswered429) {
-  LimitsGateway gw([](gateway::Config& c) {
+  InProcessGateway gw([](gateway::Config& c) {
     c.limits.handshake_rate = 1;
     c.limits.handshake_burst = 3;
   });
@@ -340,7 +293,7 @@ TEST(Limits, ConsoleRequestsBeyondTheRateAreAnswered429) {
 }
 
 TEST(Limits, HandshakesPerPeerAreCappedAndOthersStillServed) {
-  LimitsGateway gw([](gateway::Config& c) { c.limits.max_handshakes_per_peer = 5; });
+  InProcessGateway gw([](gateway::Config& c) { c.limits.max_handshakes_per_peer = 5; });
   std::vector<Raw> held;
   for (int i = 0; i < 5; ++i) held.emplace_back(gw.port(), "127.0.0.2");
   // All five accepted, and the request for /metrics itself.
@@ -359,7 +312,7 @@ TEST(Limits, HandshakesPerPeerAreCappedAndOthersStillServed) {
 
 TEST(Limits, SlowlorisNeitherStarvesRealSessionsNorOutlivesTheHandshakeTimeout) {
   constexpr int attackers = 500;
-  LimitsGateway gw([](gateway::Config& c) {
+  InProcessGateway gw([](gateway::Config& c) {
     c.limits.handshake_timeout = 2s;
     c.limits.max_handshakes_per_peer = 0;  // all of them in their handshake
   });
@@ -405,23 +358,17 @@ TEST(Limits, SlowlorisNeitherStarvesRealSessionsNorOutlivesTheHandshakeTimeout) 
 }
 
 TEST(Limits, AnIdleConsoleIsClosedWith4408) {
-  LimitsGateway gw([](gateway::Config& c) { c.limits.idle_timeout = 1s; });
+  InProcessGateway gw([](gateway::Config& c) { c.limits.idle_timeout = 1s; });
   auto client = gw.client();
   client->write("x");
   EXPECT_EQ(client->read_exactly(1), "x");
   const auto start = Clock::now();
-  const test::CloseFrame close = client->read_until_close();
-  const double took = seconds_since(start);
-  EXPECT_EQ(close.code, 4408);
-  EXPECT_EQ(close.reason, "console idle for 1s");
-  EXPECT_EQ(gw.metric("console_gw_limit_refusals_total{limit=\"idle_timeout\"}", 1), 1);
-  EXPECT_GE(took, 0.9);
-  EXPECT_LE(took, 3.0);  // 1.25 s at most, on a machine not busy
-  EXPECT_TRUE(gw.echo().wait_for_ended(1, 3s));
+  // 1.25 s at most, on a machine not busy.
+  expect_closed_by_limit(gw, *client, start, {4408, "console idle for 1s"}, "idle_timeout", 3.0);
 }
 
 TEST(Limits, ABusyConsoleIsNotIdle) {
-  LimitsGateway gw([](gateway::Config& c) { c.limits.idle_timeout = 1s; });
+  InProcessGateway gw([](gateway::Config& c) { c.limits.idle_timeout = 1s; });
   auto client = gw.client();
   for (int i = 0; i < 10; ++i) {  // two seconds of typing
     client->write("k");
@@ -431,23 +378,18 @@ TEST(Limits, ABusyConsoleIsNotIdle) {
 }
 
 TEST(Limits, ASessionIsClosedWith4410AtItsMaximumLength) {
-  LimitsGateway gw([](gateway::Config& c) { c.limits.max_session_length = 1s; });
+  InProcessGateway gw([](gateway::Config& c) { c.limits.max_session_length = 1s; });
   const auto start = Clock::now();
   auto client = gw.client();
   client->write("k");
   EXPECT_EQ(client->read_exactly(1), "k");
-  const test::CloseFrame close = client->read_until_close();
-  const double took = seconds_since(start);
-  EXPECT_EQ(close.code, 4410);
-  EXPECT_EQ(close.reason, "session time limit (1s) reached");
-  EXPECT_EQ(gw.metric("console_gw_limit_refusals_total{limit=\"max_session_length\"}", 1), 1);
-  EXPECT_GE(took, 0.9);
-  EXPECT_LE(took, 3.5);  // 1.25 s at most, on a machine not busy
-  EXPECT_TRUE(gw.echo().wait_for_ended(1, 3s));
+  // 1.25 s at most, on a machine not busy.
+  expect_closed_by_limit(gw, *client, start, {4410, "session time limit (1s) reached"},
+                         "max_session_length", 3.5);
 }
 
 TEST(Limits, ABrowserThatNeverAnswersPingsIsCutAndItsConsoleReleased) {
-  LimitsGateway gw([](gateway::Config& c) { c.ping_interval = 1s; });
+  InProcessGateway gw([](gateway::Config& c) { c.ping_interval = 1s; });
   Raw mute(gw.port());
   ASSERT_EQ(mute.upgrade(gw.token()), 101);
   const auto start = Clock::now();

@@ -7,8 +7,8 @@
 #include "tests/support/echo_console.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/scratch.hpp"
+#include "tests/support/tokens.hpp"
 #include "tests/support/ws_client.hpp"
-#include "token/token.hpp"
 
 #include <gtest/gtest.h>
 
@@ -103,11 +103,7 @@ class ServiceNotify : public ::testing::Test {
   }
   // 426 when a token signed with `key_file` is accepted, 401 when it is not.
   int status_for(const std::string& key_file) const {
-    token::MintRequest request;
-    request.host_id = "fake";
-    request.uuid = test::kEchoUuid;
-    const std::string token = token::mint(token::SigningKey::load_file(key_file), request);
-    return test::http_get(port_, "/websockify?token=" + token).status;
+    return test::http_get(port_, "/websockify?token=" + test::mint_token(key_file)).status;
   }
   std::string log() const { return read_file(log_); }
 
@@ -211,13 +207,7 @@ TEST_F(ServiceNotify, FirstSigtermDrainsSecondStops) {
   NotifySocket manager(scratch_.path("notify"));
   start(scratch_.path("notify"));
   ASSERT_TRUE(manager.next()) << log();  // READY=1
-  token::MintRequest request;
-  request.host_id = "fake";
-  request.uuid = test::kEchoUuid;
-  test::WsOptions o;
-  o.port = port_;
-  o.target = "/websockify?token=" + token::mint(token::SigningKey::load_file(key_a_), request);
-  auto client = test::WsClient::connect(o);
+  auto client = test::console_client(port_, test::mint_token(key_a_));
   client->write("a");
   ASSERT_EQ(client->read_exactly(1), "a");
 

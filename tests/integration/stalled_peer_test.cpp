@@ -4,12 +4,8 @@
 // system calls that uploads until its writes stall, then closes with a FIN or
 // resets. gateway.write_timeout = 1s; each session must be gone within 5 s.
 #include "gateway/config.hpp"
-#include "gateway/server.hpp"
-#include "tests/support/closed_port.hpp"
-#include "tests/support/echo_console.hpp"
-#include "tests/support/scratch.hpp"
+#include "in_process_gateway.hpp"
 #include "tests/support/ws_client.hpp"
-#include "token/token.hpp"
 
 #include <gtest/gtest.h>
 
@@ -68,63 +64,15 @@ class ConsoleListener {
 };
 
 // The gateway, whose "echo" domain's console is `console_port`.
-class Gateway {
+class Gateway : public test::InProcessGateway {
  public:
-  explicit Gateway(std::uint16_t console_port) {
-    secret_ = scratch_.hs256_secret("token.key");
-    gateway::Config config;
-    config.listen = "127.0.0.1";
-    config.port = 0;
-    config.threads = 2;
-    config.token_key_file = secret_;
-    config.ping_interval = 30s;  // the watchdog, not the heartbeat, must end these
-    config.write_timeout = 1s;
-    gateway::HostConfig fake;
-    fake.id = "fake";
-    fake.uri = "test://" +
-               scratch_.write("node.xml", test::test_driver_node(console_port, closed_.port()));
-    fake.vnc_security_gateway = false;  // the console speaks no RFB
-    config.hosts = {fake};
-    gateway::finish_config(config);
-    server_.emplace(std::move(config));
-    server_->start();
-    serving_ = std::thread([this] { server_->run(); });
-  }
-  ~Gateway() {
-    server_->stop();
-    serving_.join();
-  }
-  std::uint16_t port() const { return server_->port(); }
-  std::string token() const {
-    token::MintRequest request;
-    request.host_id = "fake";
-    request.uuid = test::kEchoUuid;
-    return token::mint(token::SigningKey::load_file(secret_), request);
-  }
-  // How many sessions are open, from /metrics.
-  std::optional<double> active() const {
-    const std::string text = test::http_get(port(), "/metrics").body;
-    const std::string start = "\nconsole_gw_sessions_active ";
-    const auto at = text.find(start);
-    if (at == std::string::npos) return std::nullopt;
-    return std::stod(text.substr(at + start.size()));
-  }
-  // Whether no session is open within `limit`.
-  bool none_active_within(std::chrono::milliseconds limit) const {
-    const auto deadline = Clock::now() + limit;
-    do {
-      if (active() == 0) return true;
-      std::this_thread::sleep_for(50ms);
-    } while (Clock::now() < deadline);
-    return false;
-  }
-
- private:
-  test::Scratch scratch_;
-  test::ClosedPort closed_;
-  std::string secret_;
-  std::optional<gateway::Server> server_;
-  std::thread serving_;
+  explicit Gateway(std::uint16_t console_port)
+      : InProcessGateway(
+            [](gateway::Config& c) {
+              c.ping_interval = 30s;  // the watchdog, not the heartbeat, must end these
+              c.write_timeout = 1s;
+            },
+            console_port) {}
 };
 
 // A browser of raw system calls: the upgrade, then masked binary frames written
