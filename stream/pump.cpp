@@ -1,7 +1,7 @@
 #include "stream/pump.hpp"
 
 #include "stream/buffer_pool.hpp"
-#include "stream/watchdog.hpp"
+#include "stream/ticker.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -66,12 +66,12 @@ std::chrono::milliseconds tick_period(const PumpOptions& o) {
 
 // What both directions share. Both run on the caller's executor, one at a time,
 // so plain fields do; the watchdog ticks on that thread too.
-struct PumpState final : WatchdogMember {
+struct PumpState final : TickerMember {
   // A constructor, not brace-initialisation: GCC 12 mis-destroys aggregates
   // initialised with temporaries inside a coroutine frame.
   PumpState(ByteStream& c, ByteStream& k, const PumpOptions& o)
       : client(c), console(k), options(o) {}
-  ~PumpState() override { leave_watchdog(); }
+  ~PumpState() override { leave(); }
 
   void watch(const net::any_io_executor& executor) {
     const std::chrono::milliseconds period = tick_period(options);
@@ -79,13 +79,13 @@ struct PumpState final : WatchdogMember {
     stuck_ticks_needed = std::max(2u, ticks_for(options.write_timeout, period));
     idle_ticks_needed = ticks_for(options.idle_timeout, period);
     length_ticks_needed = ticks_for(options.max_length, period);
-    join_watchdog(executor, period);
+    join(executor, period);
   }
 
   // Every tick (half write_timeout, or less when a session limit needs it): a
   // write that was in flight at stuck_ticks_needed ticks in a row with nothing
   // written in between has taken at least write_timeout. Then the limits.
-  void on_watchdog_tick() override {
+  void on_tick() override {
     if (!ending && !client.is_open()) {
       // The client stream gave up on its peer (the browser's heartbeat went
       // unanswered) while no operation of ours waited on it to fail: the other

@@ -34,7 +34,7 @@ struct PumpOptions {
   // A write that has not completed for this long (the peer stopped reading) ends
   // the session: both streams are aborted, and when the console is the one that
   // stopped, the client is told `console_stalled`. Zero: never. Checked by one
-  // timer per thread (watchdog.hpp) every half of it, so the cut comes between
+  // timer per thread (stream/ticker.hpp) every half of it, so the cut comes between
   // one and one and a half times this after the write began; a write is at most
   // `max_read` bytes, so a reader slower than max_read per write_timeout is cut.
   // Also ends a session whose stream ended itself (the browser's heartbeat gave

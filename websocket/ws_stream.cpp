@@ -6,6 +6,7 @@
 #include <boost/beast/websocket/error.hpp>
 #include <boost/system/errc.hpp>
 
+#include <algorithm>
 #include <array>
 
 namespace cgw::websocket {
@@ -29,7 +30,9 @@ BasicWsStream<T>::~BasicWsStream() = default;
 
 template <class T>
 void BasicWsStream<T>::keep_alive(std::chrono::milliseconds interval) {
-  join_keepalive(transport_.get_executor(), interval);
+  if (interval.count() <= 0) return;
+  // Ticks every half interval (see on_tick()), at least every millisecond.
+  join(transport_.get_executor(), std::max(std::chrono::milliseconds(1), interval / 2));
 }
 
 template <class T>

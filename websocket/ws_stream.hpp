@@ -8,15 +8,15 @@
 // holds no read buffer (it waits for readability, then decodes in place in the
 // buffer the pump lends for the moment), a frame leaves in one sendmsg with its
 // header, unmasking works on words, and pings come from one timer per thread
-// (Keepalive) rather than one per session.
+// (stream/ticker.hpp) rather than one per session.
 //
 // Used on the session's thread only. At most one read and one write from the
 // pump at a time; pongs and close replies are written between data frames.
 #pragma once
 
 #include "stream/byte_stream.hpp"
+#include "stream/ticker.hpp"
 #include "websocket/frame.hpp"
-#include "websocket/keepalive.hpp"
 #include "websocket/plain_socket.hpp"
 #include "websocket/tls_socket.hpp"
 
@@ -32,7 +32,7 @@ namespace cgw::websocket {
 // Transport: PlainSocket or TlsSocket (non-blocking reads and writes, and
 // waiting for the socket).
 template <class Transport>
-class BasicWsStream final : public stream::ByteStream, private KeepaliveMember {
+class BasicWsStream final : public stream::ByteStream, private stream::TickerMember {
  public:
   explicit BasicWsStream(Transport transport);
   ~BasicWsStream() override;
