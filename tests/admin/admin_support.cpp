@@ -44,7 +44,10 @@ std::string in_root(const std::string& root, const std::string& command) {
     std::filesystem::create_directories(dir);
     std::filesystem::create_directories(root + dir);
   }
-  return "unshare -m -- sh -c " +
+  // exec: the shell that runs this becomes the command (unshare execs its
+  // shell, which execs `command`), so a signal to it reaches the command and
+  // nothing is left behind when it ends.
+  return "exec unshare -m -- sh -c " +
          quote("mount --make-rprivate / && mount --bind " + quote(root + "/etc/console-gw") +
                " /etc/console-gw && mount --bind " + quote(root + "/var/lib/console-gw") +
                " /var/lib/console-gw && " + command);
