@@ -348,11 +348,17 @@ net::awaitable<void> pump_console(Client& client, Connected& c, Services& s,
         });
       });
   stream::PumpOptions pump_options;
+  // The limits' sentences only when they are on: an idle console costs no
+  // allocation for them (the pump copies its options).
   pump_options.idle_timeout = s.config.limits.idle_timeout;
-  pump_options.idle.text = "console idle for " + duration_words(s.config.limits.idle_timeout);
+  if (pump_options.idle_timeout.count() > 0) {
+    pump_options.idle.text = "console idle for " + duration_words(s.config.limits.idle_timeout);
+  }
   pump_options.max_length = s.config.limits.max_session_length;
-  pump_options.too_long.text =
-      "session time limit (" + duration_words(s.config.limits.max_session_length) + ") reached";
+  if (pump_options.max_length.count() > 0) {
+    pump_options.too_long.text =
+        "session time limit (" + duration_words(s.config.limits.max_session_length) + ") reached";
+  }
   pump_options.write_timeout = s.config.write_timeout;
   pump_options.console_end_reason = [&state] {
     return vm_stopped_reason(*state.hosts, state.info);

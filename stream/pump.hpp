@@ -49,7 +49,7 @@ struct PumpOptions {
   // A session open this long is ended, and the client is told `too_long`.
   // Zero: never. Also checked by that timer.
   std::chrono::milliseconds max_length{0};
-  EndReason too_long{4410, "session time limit reached"};
+  EndReason too_long{4410, "time limit"};  // short: no allocation per session
 };
 
 // The error a session cut by the watchdog ends with: "peer stopped reading".

@@ -71,6 +71,10 @@ class Gateway : public test::InProcessGateway {
             [](gateway::Config& c) {
               c.ping_interval = 30s;  // the watchdog, not the heartbeat, must end these
               c.write_timeout = 1s;
+              // The browsers here upload one endless message: the message size
+              // limit (4 MiB by default, limits_test.cpp) must not end it before
+              // the stalled write does, however much the socket buffers take.
+              c.limits.max_message_bytes = std::uint64_t{1} << 40;
             },
             console_port) {}
 };
