@@ -34,6 +34,17 @@ _cgw_wait_socket() {
   return 1
 }
 
+# Waits up to 10 s for libvirtd to answer on qemu:///system; says so when it
+# does not ($1 ends the message: "" or " after its restart").
+_cgw_wait_libvirtd_answers() {
+  for _ in $(seq 1 100); do
+    virsh -c qemu:///system version >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "libvirt: libvirtd does not answer$1" >&2
+  return 1
+}
+
 cgw_libvirtd_start() {
   cgw_prepare_kvm
   : >"$CGW_LIBVIRT_STATE.new"
@@ -58,12 +69,7 @@ cgw_libvirtd_start() {
   rm -f "$CGW_LIBVIRT_STATE.new"
   _cgw_wait_socket /run/libvirt/libvirt-sock
   # The socket appears before the daemon answers; wait until it does.
-  for _ in $(seq 1 100); do
-    virsh -c qemu:///system version >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  echo "libvirt: libvirtd does not answer" >&2
-  return 1
+  _cgw_wait_libvirtd_answers ""
 }
 
 cgw_libvirtd_stop() {
@@ -119,10 +125,5 @@ cgw_libvirtd_restart() {
     for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     libvirtd -d
   fi
-  for _ in $(seq 1 100); do
-    virsh -c qemu:///system version >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  echo "libvirt: libvirtd does not answer after its restart" >&2
-  return 1
+  _cgw_wait_libvirtd_answers " after its restart"
 }
