@@ -111,6 +111,7 @@ struct Server::Impl {
     events.add(session_log);
     events.add(gateway_metrics);
     services.admission = &admission;
+    services.pump_options = session_pump_options(config);
     admission.expose(metrics);
   }
 

@@ -11,6 +11,7 @@
 #include "gateway/host_set.hpp"
 #include "gateway/static_files.hpp"
 #include "gateway/trusted_proxies.hpp"
+#include "stream/pump.hpp"
 
 #include <optional>
 
@@ -54,6 +55,9 @@ struct Services {
   std::optional<StaticFiles> spice;  // spice-html5 at <base>/spice/
   MetricsEndpoint metrics;           // <base>/metrics
   Admission* admission = nullptr;    // [limits]: set by the Server, never null while serving
+  // Every console's pump: the write timeout and the session limits, with their
+  // sentences made once (session_pump_options()), not per session.
+  stream::PumpOptions pump_options{};
 
   // What a session authorises with: the credentials and hosts it took when it began.
   Authority authority_for(const Credentials& session, const HostSet& session_hosts) const {

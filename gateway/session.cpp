@@ -324,6 +324,18 @@ net::awaitable<std::optional<stream::EndReason>> vm_stopped_reason(const HostSet
   co_return std::nullopt;
 }
 
+// Asks libvirt, when a console ended by itself, whether its VM stopped.
+class VmStoppedReason final : public stream::ConsoleEndReason {
+ public:
+  explicit VmStoppedReason(const SessionState& state) : state_(state) {}
+  net::awaitable<std::optional<stream::EndReason>> explain() override {
+    return vm_stopped_reason(*state_.hosts, state_.info);
+  }
+
+ private:
+  const SessionState& state_;
+};
+
 // Pumps a connected console until either side ends, as one of the open consoles
 // that stopping the gateway closes with 1001.
 template <class Client>
@@ -347,29 +359,15 @@ net::awaitable<void> pump_console(Client& client, Connected& c, Services& s,
           console_stream->abort();
         });
       });
-  stream::PumpOptions pump_options;
-  // The limits' sentences only when they are on: an idle console costs no
-  // allocation for them (the pump copies its options).
-  pump_options.idle_timeout = s.config.limits.idle_timeout;
-  if (pump_options.idle_timeout.count() > 0) {
-    pump_options.idle.text = "console idle for " + duration_words(s.config.limits.idle_timeout);
-  }
-  pump_options.max_length = s.config.limits.max_session_length;
-  if (pump_options.max_length.count() > 0) {
-    pump_options.too_long.text =
-        "session time limit (" + duration_words(s.config.limits.max_session_length) + ") reached";
-  }
-  pump_options.write_timeout = s.config.write_timeout;
-  pump_options.console_end_reason = [&state] {
-    return vm_stopped_reason(*state.hosts, state.info);
-  };
-  const stream::PumpResult result = co_await stream::pump(client, *c.console, pump_options);
+  VmStoppedReason why_ended(state);
+  const stream::PumpResult result =
+      co_await stream::pump(client, *c.console, s.pump_options, &why_ended);
   if (result.stalled && result.ended_by == stream::PumpResult::Ender::console) {
     // The pump stopped reading the browser when the console stopped taking its
     // data; read (and drop) the rest until its close reply, so that closing the
     // socket with unread data does not reset the connection before the browser
     // has read why (at most the close handshake's 5 s).
-    co_await client.close_and_drain(pump_options.console_stalled);
+    co_await client.close_and_drain(s.pump_options.console_stalled);
   }
   SessionEnded end;
   end.ended_by = result.ended_by == stream::PumpResult::Ender::client
@@ -586,12 +584,30 @@ net::awaitable<bool> answer_http(Stream& stream, const Request& req, const Route
   co_return co_await send(stream, req, res);
 }
 
+// An address as text, without inet_ntop's printf for the common IPv4 case
+// (it is formatted for every connection).
+std::string address_text(const net::ip::address& address) {
+  if (!address.is_v4()) return address.to_string();
+  const auto bytes = address.to_v4().to_bytes();
+  std::string text;
+  text.reserve(15);
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    if (i > 0) text += '.';
+    const unsigned b = bytes[i];
+    if (b >= 100) text += static_cast<char>('0' + b / 100);
+    if (b >= 10) text += static_cast<char>('0' + b / 10 % 10);
+    text += static_cast<char>('0' + b % 10);
+  }
+  return text;
+}
+
 // Who the browser is: the TCP peer, unless the peer is a trusted proxy that says.
 void apply_forwarding(const Services& s, const Request& req, SessionState& state) {
-  state.info.client = state.info.peer;
-  state.client_address = state.peer.to_string();
   state.scheme = state.secure ? "https" : "http";
-  if (!s.proxies.trusts(state.peer)) return;
+  if (!s.proxies.trusts(state.peer)) return;  // the client stays the peer
+  // Each request says anew (keep-alive): start from the peer.
+  state.info.client = state.info.peer;
+  state.client_address = address_text(state.peer);
   const auto joined = [&req](std::string_view name) {
     std::string all;
     for (auto [it, end] = req.equal_range(name); it != end; ++it) {
@@ -681,6 +697,21 @@ net::awaitable<void> serve(Stream stream, beast::flat_buffer buffer, Services& s
 
 }  // namespace
 
+stream::PumpOptions session_pump_options(const Config& config) {
+  stream::PumpOptions options;
+  options.write_timeout = config.write_timeout;
+  options.idle_timeout = config.limits.idle_timeout;
+  if (options.idle_timeout.count() > 0) {
+    options.idle.text = "console idle for " + duration_words(config.limits.idle_timeout);
+  }
+  options.max_length = config.limits.max_session_length;
+  if (options.max_length.count() > 0) {
+    options.too_long.text =
+        "session time limit (" + duration_words(config.limits.max_session_length) + ") reached";
+  }
+  return options;
+}
+
 void report_session_end(std::exception_ptr error) {
   if (!error) return;
   try {
@@ -699,14 +730,15 @@ net::awaitable<void> run_session(tcp::socket socket, Services& s, std::uint64_t 
   const auto peer = socket.remote_endpoint(ec);
   if (!ec) {
     state.peer = peer.address();
-    state.info.peer = (peer.address().is_v6() ? "[" + peer.address().to_string() + "]"
-                                              : peer.address().to_string()) +
-                      ":" + std::to_string(peer.port());
+    state.client_address = address_text(state.peer);
+    state.info.peer =
+        (state.peer.is_v6() ? "[" + state.client_address + "]" : state.client_address) + ":" +
+        std::to_string(peer.port());
   } else {
     state.info.peer = "?";
+    state.client_address = state.peer.to_string();
   }
   state.info.client = state.info.peer;
-  state.client_address = state.peer.to_string();
   state.handshake_deadline = state.info.started + s.config.limits.handshake_timeout;
   // A place among the connections in their handshake, until the upgrade (or
   // the end): many slow ones from one peer (slowloris) take only its share.

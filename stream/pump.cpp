@@ -69,8 +69,8 @@ std::chrono::milliseconds tick_period(const PumpOptions& o) {
 struct PumpState final : TickerMember {
   // A constructor, not brace-initialisation: GCC 12 mis-destroys aggregates
   // initialised with temporaries inside a coroutine frame.
-  PumpState(ByteStream& c, ByteStream& k, const PumpOptions& o)
-      : client(c), console(k), options(o) {}
+  PumpState(ByteStream& c, ByteStream& k, const PumpOptions& o, ConsoleEndReason* w)
+      : client(c), console(k), options(o), why_ended(w) {}
   ~PumpState() override { leave(); }
 
   void watch(const net::any_io_executor& executor) {
@@ -154,7 +154,8 @@ struct PumpState final : TickerMember {
 
   ByteStream& client;
   ByteStream& console;
-  PumpOptions options;
+  const PumpOptions& options;  // the caller's, shared by many sessions
+  ConsoleEndReason* why_ended;
   PumpResult result;
   WriteProgress upstream;    // client → console
   WriteProgress downstream;  // console → client
@@ -204,8 +205,8 @@ net::awaitable<void> end_session(PumpState& state, Ender ender, error_code error
                                         ? std::optional(state.options.console_stalled)
                                         : state.console.ending();
     state.console.abort();
-    if (!said && state.options.console_end_reason && error != net::error::operation_aborted) {
-      said = co_await state.options.console_end_reason();
+    if (!said && state.why_ended && error != net::error::operation_aborted) {
+      said = co_await state.why_ended->explain();
     }
     const EndReason why = said.value_or(state.options.console_closed);
     if (error != net::error::operation_aborted) state.result.told = why;
@@ -332,10 +333,10 @@ error_code idle_error() { return error_code(2, stalled_error().category()); }
 
 error_code too_long_error() { return error_code(3, stalled_error().category()); }
 
-net::awaitable<PumpResult> pump(ByteStream& client, ByteStream& console,
-                                const PumpOptions& options) {
+net::awaitable<PumpResult> pump(ByteStream& client, ByteStream& console, const PumpOptions& options,
+                                ConsoleEndReason* why_ended) {
   const auto executor = co_await net::this_coro::executor;
-  PumpState state(client, console, options);
+  PumpState state(client, console, options, why_ended);
   state.watch(executor);
   // client → console runs beside us; console → client runs here. Then we wait
   // for the other one (it stops soon after: end_session aborted or closed its
