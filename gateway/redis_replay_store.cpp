@@ -283,21 +283,34 @@ struct RedisReplayStore::Impl {
     return answer(Verdict::unavailable, "redis at " + options.target.where() + ": " + error);
   }
 
-  // SET NX, then GET when the key is there already. Runs on the store's thread.
+  // Runs on the store's thread.
   ReplayAnswer run(const Command& c) {
     if (stopping.load()) return answer(Verdict::unavailable, "the gateway is stopping");
     std::string error;
-    if (!connect(error)) return unavailable(error);
+    for (int round = 0; round < 2; ++round) {
+      const bool kept = context != nullptr;
+      if (!connect(error)) break;
+      if (auto done = attempt(c, error)) return std::move(*done);
+      // A connection kept from before may have died with a Redis that has
+      // restarted since: once more, on a new one.
+      if (!kept) break;
+    }
+    return unavailable(error);
+  }
+
+  // SET NX, then GET when the key is there already; nullopt (the connection
+  // dropped) when Redis did not answer.
+  std::optional<ReplayAnswer> attempt(const Command& c, std::string& error) {
     const std::string ttl = std::to_string(c.ttl_ms);
     // Twice at most: a key that expires between SET and GET is set again.
-    for (int attempt = 0; attempt < 2; ++attempt) {
+    for (int round = 0; round < 2; ++round) {
       if (c.uses_up) {
         Reply set = command({"SET", c.key, c.value, "NX", "PX", ttl}, error);
-        if (!set) return unavailable(error);
+        if (!set) return std::nullopt;
         if (set->type == REDIS_REPLY_STATUS) return answer(Verdict::admitted);
       }
       Reply get = command({"GET", c.key}, error);
-      if (!get) return unavailable(error);
+      if (!get) return std::nullopt;
       if (get->type != REDIS_REPLY_STRING) {
         if (c.uses_up) continue;
         return answer(Verdict::admitted);

@@ -136,7 +136,9 @@ TEST_F(RedisStore, TheKeyExpiresWithTheToken) {
 
 TEST_F(RedisStore, StoppedRedisFailsClosedAndComesBack) {
   RedisReplayStore store(options(redis_.url()));
+  RedisReplayStore quiet(options(redis_.url()));  // not asked while Redis is away
   EXPECT_EQ(check(store, "x1", "c").verdict, Verdict::admitted);
+  EXPECT_EQ(check(quiet, "x0", "c").verdict, Verdict::admitted);
   redis_.stop();
   const ReplayAnswer down = check(store, "x2", "c");
   EXPECT_EQ(down.verdict, Verdict::unavailable);
@@ -146,8 +148,10 @@ TEST_F(RedisStore, StoppedRedisFailsClosedAndComesBack) {
   redis_.start();
   std::this_thread::sleep_for(300ms);  // past the pause between connects
   EXPECT_EQ(check(store, "x2", "c").verdict, Verdict::admitted);
-  // The data went with the server (nothing saved): a fresh Redis knows no ID.
+  // Used up in the Redis that came back.
   EXPECT_EQ(check(store, "x2", "c").verdict, Verdict::already_used);
+  // Its old connection died with the server; the first check after uses a new one.
+  EXPECT_EQ(check(quiet, "x3", "c").verdict, Verdict::admitted);
 }
 
 TEST_F(RedisStore, NothingListeningIsUnavailable) {
