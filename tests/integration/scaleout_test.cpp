@@ -69,12 +69,21 @@ struct Child {
   ~Child() { kill(); }
 };
 
+constexpr const char* kSpiceUuid = "0e4b1c8a-7a52-4c55-9d1e-0000000005e1";
+
 class ScaleOut : public ::testing::Test {
  protected:
   void SetUp() override {
     key_ = scratch_.hs256_secret("token.key");
-    const std::string node =
-        scratch_.write("node.xml", test::test_driver_node(echo_.port(), echo_.port()));
+    // The echo console once more as a SPICE console (no password: the bytes
+    // pass through), for the grace rule of SPICE's several channels.
+    std::string xml = test::test_driver_node(echo_.port(), echo_.port());
+    xml.insert(xml.rfind("</node>"),
+               std::string("<domain type='test'><name>spice</name><uuid>") + kSpiceUuid +
+                   "</uuid><memory>65536</memory><os><type>hvm</type></os><devices>"
+                   "<graphics type='spice' port='" +
+                   std::to_string(echo_.port()) + "' listen='127.0.0.1'/></devices></domain>");
+    const std::string node = scratch_.write("node.xml", xml);
     for (int i = 0; i < 2; ++i) {
       ports_[i] = test::free_port();
       const std::string name = "gw" + std::to_string(i + 1);
@@ -129,10 +138,10 @@ class ScaleOut : public ::testing::Test {
     ASSERT_TRUE(wait_until([&] { return healthy(proxy_port_); }, 10s)) << read_file(haproxy_.log);
   }
 
-  std::string one_time(const std::string& jti) const {
+  std::string one_time(const std::string& jti, const char* uuid = test::kEchoUuid) const {
     token::MintRequest request;
     request.host_id = "fake";
-    request.uuid = test::kEchoUuid;
+    request.uuid = uuid;
     request.jti = jti;
     return token::mint(token::SigningKey::load_file(key_), request);
   }
@@ -207,6 +216,25 @@ TEST_F(ScaleOut, AOneTimeTokenUsedOnOneGatewayIsRefusedOnTheOther) {
     EXPECT_EQ(again.code, 4401) << port;
     EXPECT_EQ(again.reason, "token already used") << port;
   }
+}
+
+// spice-html5 opens one WebSocket per SPICE channel, each with the page's
+// token; behind a load balancer they land on different gateways. The first
+// use (its time and client address) is in Redis, so the further channels from
+// the same browser are admitted on any gateway within the grace period.
+TEST_F(ScaleOut, SpiceChannelsOfAOneTimeTokenOpenOnEitherGateway) {
+  const std::string token = one_time("cgw-scaleout-spice", kSpiceUuid);
+  auto main_channel = test::console_client(ports_[0], token);
+  main_channel->write("main");
+  ASSERT_EQ(main_channel->read_exactly(4), "main") << logs();
+  for (std::uint16_t port : {ports_[1], ports_[0], proxy_port_, proxy_port_}) {
+    EXPECT_EQ(open_echo(port, token).reason, "echoed") << port << "\n" << logs();
+  }
+  main_channel->close();
+  // A VNC console has one connection: no grace for it.
+  const std::string vnc = one_time("cgw-scaleout-vnc");
+  EXPECT_EQ(open_echo(ports_[1], vnc).reason, "echoed");
+  EXPECT_EQ(open_echo(ports_[0], vnc).code, 4401);
 }
 
 TEST_F(ScaleOut, KillingOneGatewayLeavesNewSessionsWorking) {
