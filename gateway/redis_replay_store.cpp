@@ -1,6 +1,7 @@
 #include "gateway/redis_replay_store.hpp"
 
 #include "common/log.hpp"
+#include "gateway/config.hpp"
 #include "metrics/registry.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -15,7 +16,9 @@
 
 #include <atomic>
 #include <charconv>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <vector>
 
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
@@ -191,6 +194,25 @@ std::optional<RedisTarget> parse_redis_url(std::string_view url) {
   if (!port.empty() && (!parse_number(port, t.port) || t.port == 0)) return std::nullopt;
   t.host = std::string(host);
   return t;
+}
+
+RedisStoreOptions redis_store_options(const Config& config) {
+  RedisStoreOptions options;
+  options.target = parse_redis_url(config.replay_store).value();  // checked when read
+  options.timeout = config.replay_store_timeout;
+  if (!config.replay_store_password_file.empty()) {
+    std::ifstream in(config.replay_store_password_file, std::ios::binary);
+    std::string password(std::istreambuf_iterator<char>(in), {});
+    while (!password.empty() && (password.back() == '\n' || password.back() == '\r'))
+      password.pop_back();
+    if (!in.is_open() || password.empty()) {
+      throw ConfigError((config.file.empty() ? std::string("command line") : config.file) +
+                        ": tokens.replay_store_password_file: cannot read " +
+                        config.replay_store_password_file + " (or it is empty)");
+    }
+    options.target.password = std::move(password);
+  }
+  return options;
 }
 
 struct RedisReplayStore::Impl {

@@ -30,6 +30,8 @@ class Registry;
 
 namespace cgw::gateway {
 
+struct Config;
+
 // Where the Redis server is: "redis://[[user]:password@]host[:port][/db]" or
 // "unix:///path/to/socket[?db=N]".
 struct RedisTarget {
@@ -53,6 +55,11 @@ struct RedisStoreOptions {
   std::chrono::seconds grace{30};           // SPICE's further channels (as ReplayGuard)
   std::string key_prefix = "console-gw:jti:";
 };
+
+// The options [tokens] replay_store* say, the password file read. Throws
+// ConfigError (one line, never the password) when it can't be read. Only for a
+// Config whose replay_store is set.
+RedisStoreOptions redis_store_options(const Config& config);
 
 class RedisReplayStore final : public ReplayStore {
  public:

@@ -33,8 +33,6 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <mutex>
 #include <thread>
 
@@ -76,20 +74,7 @@ AdmissionLimits admission_limits(const LimitsConfig& l) {
 // share. Throws ConfigError when the password file can't be read.
 std::unique_ptr<ReplayStore> make_replay_store(const Config& config) {
   if (config.replay_store.empty()) return std::make_unique<ReplayGuard>();
-  RedisStoreOptions options;
-  options.target = parse_redis_url(config.replay_store).value();  // checked when read
-  options.timeout = config.replay_store_timeout;
-  if (!config.replay_store_password_file.empty()) {
-    std::ifstream in(config.replay_store_password_file, std::ios::binary);
-    std::string password(std::istreambuf_iterator<char>(in), {});
-    while (!password.empty() && (password.back() == '\n' || password.back() == '\r'))
-      password.pop_back();
-    if (!in.is_open() || password.empty()) {
-      throw ConfigError(origin_of(config) + ": tokens.replay_store_password_file: cannot read " +
-                        config.replay_store_password_file + " (or it is empty)");
-    }
-    options.target.password = std::move(password);
-  }
+  RedisStoreOptions options = redis_store_options(config);
   logger.info("one-time tokens: shared in redis at ", options.target.where());
   return std::make_unique<RedisReplayStore>(std::move(options));
 }
