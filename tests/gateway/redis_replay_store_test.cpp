@@ -154,6 +154,13 @@ TEST_F(RedisStore, StoppedRedisFailsClosedAndComesBack) {
   EXPECT_EQ(check(quiet, "x3", "c").verdict, Verdict::admitted);
 }
 
+TEST_F(RedisStore, OverAUnixSocket) {
+  RedisReplayStore local(options("unix://" + redis_.socket_path()));
+  RedisReplayStore tcp(options(redis_.url()));
+  EXPECT_EQ(check(local, "u", "c").verdict, Verdict::admitted);
+  EXPECT_EQ(check(tcp, "u", "c").verdict, Verdict::already_used);
+}
+
 TEST_F(RedisStore, NothingListeningIsUnavailable) {
   test::ClosedPort closed;
   RedisReplayStore store(options("redis://127.0.0.1:" + std::to_string(closed.port())));

@@ -65,6 +65,10 @@ void RedisServer::start() {
                                 "no",
                                 "--loglevel",
                                 "warning"};
+  for (const std::string& more : {std::string("--unixsocket"), socket_path(),
+                                  std::string("--unixsocketperm"), std::string("700")}) {
+    argv.push_back(more);
+  }
   if (!password_.empty()) {
     argv.emplace_back("--requirepass");
     argv.push_back(password_);

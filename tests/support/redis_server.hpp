@@ -1,5 +1,6 @@
 // A real redis-server (Debian's, from scripts/install-deps) for the tests of
-// the shared one-time token store: on a free loopback port, its files in a
+// the shared one-time token store: on a free loopback port and a UNIX socket in
+// the scratch directory, its files in a
 // scratch directory, nothing saved to disk. Stopped (and waited for) when the
 // object goes, or by stop(); start() brings it back on the same port.
 #pragma once
@@ -25,6 +26,7 @@ class RedisServer {
 
   std::uint16_t port() const { return port_; }
   std::string url() const;  // redis://127.0.0.1:<port> (with the password, when set)
+  std::string socket_path() const { return dir_ + "/redis.sock"; }  // it listens there too
 
  private:
   std::string dir_;
