@@ -15,6 +15,7 @@
 #include <hiredis/hiredis.h>
 
 #include <atomic>
+#include <cerrno>
 #include <charconv>
 #include <fstream>
 #include <functional>
