@@ -32,6 +32,11 @@ std::vector<std::string> restart_only_changes(const Config& running, const Confi
   note(running.connect_timeout != next.connect_timeout, "gateway.connect_timeout");
   note(running.drain_timeout != next.drain_timeout, "gateway.drain_timeout");
   note(running.write_timeout != next.write_timeout, "gateway.write_timeout");
+  // The one-time tokens' store is made at start.
+  note(running.replay_store != next.replay_store, "tokens.replay_store");
+  note(running.replay_store_password_file != next.replay_store_password_file,
+       "tokens.replay_store_password_file");
+  note(running.replay_store_timeout != next.replay_store_timeout, "tokens.replay_store_timeout");
   // [hosts] is reloaded (gateway/host_set.hpp).
   return changed;
 }

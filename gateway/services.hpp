@@ -45,7 +45,7 @@ struct Services {
   // replaces them.
   const CurrentHostSet& hosts;
   const OriginPolicy& origin_policy;
-  ReplayGuard* replay;  // one-time tokens
+  ReplayStore* replay;  // one-time tokens (in this process or shared)
   ConsoleOpeners openers;
   SessionEvents& events;
   SessionRegistry& sessions;  // the open consoles, for a graceful stop

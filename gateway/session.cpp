@@ -78,10 +78,13 @@ std::string prefix(const SessionState& state) { return SessionLogWriter::prefix(
 // What authorisation reads of a request. The views point into `req` and `state`.
 // `opens_console`: the WebSocket that opens the console (and uses up a
 // one-time token), rather than the page or the status check that only look.
+// The client is its address without the port (the log's has it): a SPICE
+// page's channels come from as many ports, and its one-time token's grace rule
+// asks for the same client.
 ConsoleRequest console_request(const Request& req, std::string_view target,
                                const SessionState& state, bool opens_console = false) {
   return {target,       req[http::field::origin], req[http::field::host], req[http::field::cookie],
-          state.scheme, state.info.client,        opens_console};
+          state.scheme, state.client_address,     opens_console};
 }
 
 // How a console path is named in the log and the metrics.
