@@ -339,39 +339,35 @@ class VmStoppedReason final : public stream::ConsoleEndReason {
   const SessionState& state_;
 };
 
-// Pumps a connected console until either side ends, as one of the open consoles
-// that stopping the gateway closes with 1001.
-template <class Client>
-net::awaitable<void> pump_console(Client& client, Connected& c, Services& s,
-                                  const SessionState& state) {
-  s.events.connected(state.info, console_opened(c, state));
-  // The ender may be called just as the session ends; what it posts runs on this
-  // session's executor, and `alive` (cleared there) tells it whether we are still here.
-  auto alive = std::make_shared<bool>(true);
-  struct Leaving {
-    std::shared_ptr<bool> alive;
-    ~Leaving() { *alive = false; }
-  } leaving{alive};
-  stream::ByteStream* console_stream = c.console.get();
-  const auto executor = co_await net::this_coro::executor;
-  const SessionRegistry::Entry registered =
-      s.sessions.add(state.info.id, [&client, console_stream, alive, executor] {
-        net::post(executor, [&client, console_stream, alive] {
-          if (!*alive) return;
-          client.override_close_reason({1001, "gateway restarting"});
-          console_stream->abort();
-        });
-      });
-  VmStoppedReason why_ended(state);
-  const stream::PumpResult result =
-      co_await stream::pump(client, *c.console, s.pump_options, &why_ended);
-  if (result.stalled && result.ended_by == stream::PumpResult::Ender::console) {
-    // The pump stopped reading the browser when the console stopped taking its
-    // data; read (and drop) the rest until its close reply, so that closing the
-    // socket with unread data does not reset the connection before the browser
-    // has read why (at most the close handshake's 5 s).
-    co_await client.close_and_drain(s.pump_options.console_stalled);
-  }
+// An open console among those that stopping the gateway closes with 1001. The
+// ender may be called just as the session ends; what it posts runs on this
+// session's executor, and `alive` (cleared there, when this goes) tells it
+// whether the session is still here.
+class OpenConsole {
+ public:
+  template <class Client>
+  OpenConsole(Services& s, const SessionState& state, Client& client,
+              stream::ByteStream* console_stream, const net::any_io_executor& executor)
+      : alive_(std::make_shared<bool>(true)),
+        registered_(
+            s.sessions.add(state.info.id, [&client, console_stream, alive = alive_, executor] {
+              net::post(executor, [&client, console_stream, alive] {
+                if (!*alive) return;
+                client.override_close_reason({1001, "gateway restarting"});
+                console_stream->abort();
+              });
+            })) {}
+  OpenConsole(const OpenConsole&) = delete;
+  OpenConsole& operator=(const OpenConsole&) = delete;
+  ~OpenConsole() { *alive_ = false; }
+
+ private:
+  std::shared_ptr<bool> alive_;
+  SessionRegistry::Entry registered_;
+};
+
+// Tells the events how the console ended, and counts the limits that ended it.
+void report_end(Services& s, const SessionState& state, const stream::PumpResult& result) {
   SessionEnded end;
   end.ended_by = result.ended_by == stream::PumpResult::Ender::client
                      ? SessionEnded::Ender::client
@@ -389,6 +385,28 @@ net::awaitable<void> pump_console(Client& client, Connected& c, Services& s,
     s.admission->refused(Limit::max_session_length);
   }
   s.events.ended(state.info, end);
+}
+
+// Pumps a connected console until either side ends. The work that does not
+// wait is in plain functions: what a coroutine declares stays in its frame for
+// as long as the console is open.
+template <class Client>
+net::awaitable<void> pump_console(Client& client, Connected& c, Services& s,
+                                  const SessionState& state) {
+  s.events.connected(state.info, console_opened(c, state));
+  const net::any_io_executor executor = co_await net::this_coro::executor;
+  const OpenConsole open(s, state, client, c.console.get(), executor);
+  VmStoppedReason why_ended(state);
+  const stream::PumpResult result =
+      co_await stream::pump(client, *c.console, s.pump_options, &why_ended);
+  if (result.stalled && result.ended_by == stream::PumpResult::Ender::console) {
+    // The pump stopped reading the browser when the console stopped taking its
+    // data; read (and drop) the rest until its close reply, so that closing the
+    // socket with unread data does not reset the connection before the browser
+    // has read why (at most the close handshake's 5 s).
+    co_await client.close_and_drain(s.pump_options.console_stalled);
+  }
+  report_end(s, state, result);
 }
 
 // A session after its 101: our own framing (WsStream over a plain socket,

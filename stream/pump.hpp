@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 
 namespace cgw::stream {
@@ -73,7 +74,7 @@ struct PumpResult {
   error_code error;
   bool stalled = false;  // a write made no progress for write_timeout
   // When the console ended first, by itself: what the client was told.
-  std::optional<EndReason> told;
+  std::unique_ptr<EndReason> told;  // a pointer: a PumpResult sits in idle sessions' frames
   std::uint64_t client_to_console = 0;
   std::uint64_t console_to_client = 0;
 };
