@@ -9,7 +9,11 @@
 #include "tunnel/connector.hpp"
 #include "tunnel/host_route.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
 
 namespace cgw::gateway {
 namespace {
@@ -20,6 +24,21 @@ Decision refuse(Refusal code, std::string reason, std::string detail = {}) {
   Decision d;
   d.refused = Refused{code, std::move(reason), std::move(detail)};
   return d;
+}
+
+// Why a one-time token may not open (or show) the console, if it may not.
+// `spice`: a SPICE console's further channels follow the first.
+std::optional<std::string> one_time_refusal(const Authority& a, const ConsoleRequest& req,
+                                            const token::Claims& claims, bool spice) {
+  if (!claims.jti) return std::nullopt;
+  if (!a.replay) return "one-time tokens not enabled";
+  // Remembered past exp by more than the verifier's leeway.
+  const auto remember_until = *claims.expires + std::chrono::minutes(2);
+  const bool refused = req.opens_console
+                           ? !a.replay->admit(*claims.jti, remember_until, req.client, spice)
+                           : a.replay->refuses(*claims.jti, req.client, spice);
+  if (refused) return "token already used";
+  return std::nullopt;
 }
 
 }  // namespace
@@ -99,6 +118,33 @@ net::awaitable<Decision> authorize(const Authority& a, const ConsoleRequest& req
   };
   if (!found.running) co_return refuse_named(Refusal::no_console, "domain not running");
 
+  if (claims.console == ConsoleKind::serial) {
+    // A serial or text console is opened through libvirt itself (a stream on
+    // the host's connection): no address, no path, no console security.
+    const std::vector<std::string>& consoles = found.domain.text_consoles;
+    if (consoles.empty()) co_return refuse_named(Refusal::no_console, "no serial console");
+    if (claims.device &&
+        std::find(consoles.begin(), consoles.end(), *claims.device) == consoles.end()) {
+      co_return refuse_named(Refusal::no_console, "no serial console " + *claims.device);
+    }
+    if (claims.view_only) {
+      co_return refuse_named(Refusal::no_console, "view-only is not available for serial consoles");
+    }
+    if (auto refused = one_time_refusal(a, req, claims, false)) {
+      co_return refuse_named(Refusal::invalid_token, std::move(*refused));
+    }
+    Decision d;
+    d.target.emplace();
+    d.target->route = &route->second;
+    d.target->console = ConsoleKind::serial;
+    d.target->device = claims.device.value_or(std::string());
+    d.target->force = claims.force;
+    d.host_id = std::move(claims.host_id);
+    d.uuid = std::move(claims.uuid);
+    d.domain_name = std::move(found.domain.name);
+    co_return d;
+  }
+
   const libvirt::Graphics* graphics = pick_console(found.domain, claims.console);
   if (!graphics) {
     if (!claims.console) co_return refuse_named(Refusal::no_console, "domain has no console");
@@ -161,15 +207,8 @@ net::awaitable<Decision> authorize(const Authority& a, const ConsoleRequest& req
   }
   // Last, once everything else holds: a one-time token is used up only by a
   // console that opens.
-  if (claims.jti) {
-    if (!a.replay) co_return refuse_named(Refusal::invalid_token, "one-time tokens not enabled");
-    const bool spice = graphics->type == ConsoleKind::spice;
-    // Remembered past exp by more than the verifier's leeway.
-    const auto remember_until = *claims.expires + std::chrono::minutes(2);
-    const bool refused = req.opens_console
-                             ? !a.replay->admit(*claims.jti, remember_until, req.client, spice)
-                             : a.replay->refuses(*claims.jti, req.client, spice);
-    if (refused) co_return refuse_named(Refusal::invalid_token, "token already used");
+  if (auto refused = one_time_refusal(a, req, claims, graphics->type == ConsoleKind::spice)) {
+    co_return refuse_named(Refusal::invalid_token, std::move(*refused));
   }
   d.host_id = std::move(claims.host_id);
   d.uuid = std::move(claims.uuid);
@@ -187,6 +226,11 @@ Refused connect_refusal(const tunnel::ConnectResult& r) {
               r.reason.empty() ? "hypervisor unreachable" : r.reason, r.description};
     case F::needs_ssh:
       return {Refusal::console_unreachable, "console needs SSH tunnel", r.reason};
+    case F::console_busy:
+      return {Refusal::console_busy, "console in use by another client", r.reason};
+    case F::no_console:
+      return {Refusal::no_console, r.reason.empty() ? "no serial console" : r.reason,
+              r.description};
     case F::console_unreachable:
     case F::none:
       break;

@@ -27,8 +27,9 @@ class SessionRegistry;
 
 // Which opener opens which kind of console.
 struct ConsoleOpeners {
-  const tunnel::ConsoleOpener& sockets;    // VNC and SPICE: TCP, UNIX, SSH (tunnel::Connector)
-  const tunnel::ConsoleOpener* streams{};  // consoles as libvirt streams (serial); none yet
+  const tunnel::ConsoleOpener& sockets;  // VNC and SPICE: TCP, UNIX, SSH (tunnel::Connector)
+  // Consoles as libvirt streams (serial: libvirt_console::StreamOpener).
+  const tunnel::ConsoleOpener* streams{};
 
   // Null when no opener serves that kind.
   const tunnel::ConsoleOpener* for_kind(ConsoleKind kind) const {

@@ -106,7 +106,10 @@ void note_names(SessionState& state, const Decision& decision) {
   if (decision.host_id.empty()) return;
   state.info.host_id = decision.host_id;
   state.info.uuid = decision.uuid;
-  if (decision.target) state.info.path = path_name(decision.target->path.kind);
+  if (!decision.target) return;
+  state.info.path = decision.target->console == ConsoleKind::serial
+                        ? "libvirt"
+                        : path_name(decision.target->path.kind);
 }
 
 // The WebSocket close reason is limited to 123 bytes.
@@ -245,8 +248,8 @@ net::awaitable<Connected> connect_console(Services& s, const Request& req, std::
     s.events.refused(state.info, c.refused);
     co_return c;
   }
-  tunnel::ConnectResult opened = co_await opener->open(
-      tunnel::ConsoleSpec{*console.route, decision.uuid, console.console, console.path});
+  tunnel::ConnectResult opened = co_await opener->open(tunnel::ConsoleSpec{
+      *console.route, decision.uuid, console.console, console.path, console.device, console.force});
   if (!opened) {
     c.refused = connect_refusal(opened);
     s.events.refused(state.info, c.refused);
