@@ -101,6 +101,7 @@ struct Server::Impl {
                  {},
                  {},
                  {},
+                 {},
                  metrics_endpoint(config, metrics)} {
     const std::vector<std::filesystem::path> link_roots(config.static_link_roots.begin(),
                                                         config.static_link_roots.end());
@@ -110,6 +111,8 @@ struct Server::Impl {
       services.novnc.emplace(config.novnc_dir, link_roots);
     if (std::filesystem::is_directory(config.spice_dir))
       services.spice.emplace(config.spice_dir, link_roots);
+    if (std::filesystem::is_directory(config.xterm_dir))
+      services.xterm.emplace(config.xterm_dir, link_roots);
     events.add(session_log);
     events.add(gateway_metrics);
     services.admission = &admission;

@@ -53,6 +53,7 @@ struct Services {
   std::optional<StaticFiles> web;    // --web DIR at <base>/
   std::optional<StaticFiles> novnc;  // noVNC at <base>/novnc/
   std::optional<StaticFiles> spice;  // spice-html5 at <base>/spice/
+  std::optional<StaticFiles> xterm;  // xterm.js at <base>/xterm/ (serial consoles)
   MetricsEndpoint metrics;           // <base>/metrics
   Admission* admission = nullptr;    // [limits]: set by the Server, never null while serving
 

@@ -501,6 +501,8 @@ const std::optional<StaticFiles>& static_root(const Services& s, Route::Mount mo
       return s.novnc;
     case Route::Mount::spice:
       return s.spice;
+    case Route::Mount::xterm:
+      return s.xterm;
     case Route::Mount::web:
       break;
   }
@@ -611,7 +613,12 @@ void apply_forwarding(const Services& s, const Request& req, SessionState& state
 }
 
 StaticMounts mounts_of(const Services& s) {
-  return StaticMounts{s.novnc.has_value(), s.spice.has_value(), s.web.has_value()};
+  StaticMounts mounts;
+  mounts.novnc = s.novnc.has_value();
+  mounts.spice = s.spice.has_value();
+  mounts.xterm = s.xterm.has_value();
+  mounts.web = s.web.has_value();
+  return mounts;
 }
 
 // The HTTP phase: requests one after another until one upgrades to a WebSocket,
