@@ -145,6 +145,21 @@ TEST_F(SerialConsole, HeldConsoleIsRefused4423AndForceTakesItOver) {
   third->close();
 }
 
+// A VM that stops ends its serial console like any other: libvirt ends the
+// stream, and the browser hears that the VM stopped.
+TEST_F(SerialConsole, VmStoppingEndsTheConsoleWithItsReason) {
+  test::DomainSpec spec;
+  spec.os = "<bios useserial='yes' rebootTimeout='1000'/>";
+  spec.devices = "<serial type='pty'/><console type='pty'/>";
+  test::TestDomain vm("cgw-it-serialstop-" + std::to_string(getpid()), spec);
+  auto client = test::WsClient::connect(ws(token(vm.uuid())));
+  ASSERT_TRUE(read_until(*client, "SeaBIOS"));
+  vm.destroy();
+  const test::CloseFrame close = client->read_until_close();
+  EXPECT_EQ(close.code, 1000);
+  EXPECT_EQ(close.reason, "console closed: the VM stopped");
+}
+
 // Keys typed in the browser reach the serial port: libvirt takes them (the
 // write completes) and the console stays open.
 TEST_F(SerialConsole, BrowserInputIsWrittenToTheConsole) {
