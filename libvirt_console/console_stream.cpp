@@ -108,6 +108,7 @@ void ConsoleStream::failed(std::string why) noexcept {
 
 net::awaitable<std::tuple<stream::error_code, std::size_t>> ConsoleStream::read_some(
     net::mutable_buffer buf) {
+  if (buf.size() == 0) co_return std::tuple(stream::error_code(), 0);  // 0 would read as the end
   for (;;) {
     if (ended_) co_return std::tuple(stream::error_code(net::error::operation_aborted), 0);
     const std::size_t size = std::min(buf.size(), max_chunk);

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -81,10 +82,20 @@ struct Connections {
     return marked;
   }
 
+  // Ended streams' entries go when their console is opened again, and all of
+  // them whenever the map has doubled since the last sweep.
   void add_holder(const std::string& key, const std::shared_ptr<std::atomic<bool>>& flag) {
     const std::lock_guard lock(mutex);
+    for (auto [it, end] = holders.equal_range(key); it != end;) {
+      it = it->second.expired() ? holders.erase(it) : std::next(it);
+    }
+    if (holders.size() >= 2 * swept_size) {
+      std::erase_if(holders, [](const auto& entry) { return entry.second.expired(); });
+      swept_size = std::max<std::size_t>(holders.size(), 64);
+    }
     holders.emplace(key, flag);
   }
+  std::size_t swept_size = 64;
 
   void drop(const std::string& uri, const libvirt::Connection& used) {
     const std::lock_guard lock(mutex);
