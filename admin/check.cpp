@@ -178,6 +178,11 @@ void check_clients(const gateway::Config& c, std::vector<CheckItem>& out) {
   out.push_back(
       {spice ? Status::ok : Status::warn, "spice-html5",
        spice ? c.spice_dir : c.spice_dir + " has no spice-html5 (apt-get install spice-html5)"});
+  const bool xterm = fs::exists(fs::path(c.xterm_dir) / "xterm" / "lib" / "xterm.mjs");
+  out.push_back({xterm ? Status::ok : Status::warn, "xterm.js",
+                 xterm ? c.xterm_dir
+                       : c.xterm_dir + " has no xterm.js (scripts/install-deps installs it): "
+                                       "serial consoles need a client of the UI's own"});
   if (!c.web.empty() && !fs::is_directory(c.web)) {
     out.push_back({Status::fail, "web", "gateway.web: " + c.web + " is not a directory"});
   }

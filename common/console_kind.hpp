@@ -11,7 +11,7 @@ namespace cgw {
 enum class ConsoleKind {
   vnc,    // <graphics type='vnc'>: RFB on a TCP port or a UNIX socket
   spice,  // <graphics type='spice'>: SPICE on a TCP port
-  serial  // a serial or text console, opened through libvirt (not yet served)
+  serial  // a serial or text console, opened through libvirt (a stream)
 };
 
 // "vnc", "spice", "serial": the names tokens and the log use.

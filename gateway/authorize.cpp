@@ -9,7 +9,11 @@
 #include "tunnel/connector.hpp"
 #include "tunnel/host_route.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
 
 namespace cgw::gateway {
 namespace {
@@ -20,6 +24,53 @@ Decision refuse(Refusal code, std::string reason, std::string detail = {}) {
   Decision d;
   d.refused = Refused{code, std::move(reason), std::move(detail)};
   return d;
+}
+
+// Why a one-time token may not open (or show) the console, if it may not.
+// `spice`: a SPICE console's further channels follow the first.
+// Why a one-time token may not open the console.
+struct OneTimeRefusal {
+  Refusal code = Refusal::invalid_token;
+  std::string reason;
+  std::string detail;
+};
+
+// A one-time token is checked (and, by a console that opens, used up) with the
+// replay store; nothing when the console may open, else why not.
+net::awaitable<std::optional<OneTimeRefusal>> one_time_refusal(const Authority& a,
+                                                              const ConsoleRequest& req,
+                                                              const token::Claims& claims,
+                                                              bool spice) {
+  std::optional<OneTimeRefusal> refused;
+  if (!claims.jti) co_return refused;
+  refused.emplace();
+  if (!a.replay) {
+    refused->reason = "one-time tokens not enabled";
+    co_return refused;
+  }
+  ReplayUse use;
+  use.jti = *claims.jti;
+  // Remembered past exp by more than the verifier's leeway.
+  use.expires = *claims.expires + std::chrono::minutes(2);
+  use.client = req.client;
+  use.allow_grace = spice;
+  use.uses_up = req.opens_console;
+  const ReplayAnswer answer = co_await a.replay->check(use);
+  switch (answer.verdict) {
+    case ReplayAnswer::Verdict::admitted:
+      refused.reset();
+      break;
+    case ReplayAnswer::Verdict::already_used:
+      refused->reason = "token already used";
+      break;
+    case ReplayAnswer::Verdict::unavailable:
+      // Fail closed: a token that can't be remembered as used is not used.
+      refused->code = Refusal::replay_store_unavailable;
+      refused->reason = "one-time token store unavailable";
+      refused->detail = answer.detail;
+      break;
+  }
+  co_return refused;
 }
 
 }  // namespace
@@ -99,6 +150,33 @@ net::awaitable<Decision> authorize(const Authority& a, const ConsoleRequest& req
   };
   if (!found.running) co_return refuse_named(Refusal::no_console, "domain not running");
 
+  if (claims.console == ConsoleKind::serial) {
+    // A serial or text console is opened through libvirt itself (a stream on
+    // the host's connection): no address, no path, no console security.
+    const std::vector<std::string>& consoles = found.domain.text_consoles;
+    if (consoles.empty()) co_return refuse_named(Refusal::no_console, "no serial console");
+    if (claims.device &&
+        std::find(consoles.begin(), consoles.end(), *claims.device) == consoles.end()) {
+      co_return refuse_named(Refusal::no_console, "no serial console " + *claims.device);
+    }
+    if (claims.view_only) {
+      co_return refuse_named(Refusal::no_console, "view-only is not available for serial consoles");
+    }
+    if (auto refused = co_await one_time_refusal(a, req, claims, false)) {
+      co_return refuse_named(refused->code, std::move(refused->reason), std::move(refused->detail));
+    }
+    Decision d;
+    d.target.emplace();
+    d.target->route = &route->second;
+    d.target->console = ConsoleKind::serial;
+    d.target->device = claims.device.value_or(std::string());
+    d.target->force = claims.force;
+    d.host_id = std::move(claims.host_id);
+    d.uuid = std::move(claims.uuid);
+    d.domain_name = std::move(found.domain.name);
+    co_return d;
+  }
+
   const libvirt::Graphics* graphics = pick_console(found.domain, claims.console);
   if (!graphics) {
     if (!claims.console) co_return refuse_named(Refusal::no_console, "domain has no console");
@@ -161,26 +239,9 @@ net::awaitable<Decision> authorize(const Authority& a, const ConsoleRequest& req
   }
   // Last, once everything else holds: a one-time token is used up only by a
   // console that opens.
-  if (claims.jti) {
-    if (!a.replay) co_return refuse_named(Refusal::invalid_token, "one-time tokens not enabled");
-    ReplayUse use;
-    use.jti = *claims.jti;
-    // Remembered past exp by more than the verifier's leeway.
-    use.expires = *claims.expires + std::chrono::minutes(2);
-    use.client = req.client;
-    use.allow_grace = graphics->type == ConsoleKind::spice;
-    use.uses_up = req.opens_console;
-    const ReplayAnswer answer = co_await a.replay->check(use);
-    switch (answer.verdict) {
-      case ReplayAnswer::Verdict::admitted:
-        break;
-      case ReplayAnswer::Verdict::already_used:
-        co_return refuse_named(Refusal::invalid_token, "token already used");
-      case ReplayAnswer::Verdict::unavailable:
-        // Fail closed: a token that can't be remembered as used is not used.
-        co_return refuse_named(Refusal::replay_store_unavailable,
-                               "one-time token store unavailable", answer.detail);
-    }
+  const bool spice = graphics->type == ConsoleKind::spice;
+  if (auto refused = co_await one_time_refusal(a, req, claims, spice)) {
+    co_return refuse_named(refused->code, std::move(refused->reason), std::move(refused->detail));
   }
   d.host_id = std::move(claims.host_id);
   d.uuid = std::move(claims.uuid);
@@ -198,6 +259,11 @@ Refused connect_refusal(const tunnel::ConnectResult& r) {
               r.reason.empty() ? "hypervisor unreachable" : r.reason, r.description};
     case F::needs_ssh:
       return {Refusal::console_unreachable, "console needs SSH tunnel", r.reason};
+    case F::console_busy:
+      return {Refusal::console_busy, "console in use by another client", r.reason};
+    case F::no_console:
+      return {Refusal::no_console, r.reason.empty() ? "no serial console" : r.reason,
+              r.description};
     case F::console_unreachable:
     case F::none:
       break;

@@ -87,6 +87,10 @@ struct ConsoleTarget {
   // The VNC password or SPICE ticket the gateway answers with (libvirt's or
   // the host's file). A secret: never logged, never sent to the browser.
   std::optional<std::string> console_password;
+  // Serial consoles: the device's alias (empty: the domain's first) and
+  // whether to take it over from a client that holds it.
+  std::string device;
+  bool force = false;
 };
 
 struct Decision {

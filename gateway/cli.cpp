@@ -1,6 +1,7 @@
 #include "gateway/cli.hpp"
 
 #include "common/log.hpp"
+#include "token/token.hpp"
 
 #include <charconv>
 #include <utility>
@@ -9,9 +10,9 @@ namespace cgw::gateway {
 namespace {
 
 constexpr const char* serve_usage = R"(usage: console-gw [options]
-       console-gw token --host ID --uuid UUID [--console vnc|spice] [--ttl 60s]
+       console-gw token --host ID --uuid UUID [--console vnc|spice|serial] [--ttl 60s]
                         [--view-only] [--one-time] [--audience AUD] --signing-key FILE
-       console-gw url --host ID --uuid UUID [--console vnc|spice] [--ttl 60s]
+       console-gw url --host ID --uuid UUID [--console vnc|spice|serial] [--ttl 60s]
                       [--config FILE] [--signing-key FILE] [--public-host NAME]
                       [--base-path PREFIX]
        console-gw setup [--answers FILE] [--dry-run] [--root DIR]
@@ -36,8 +37,9 @@ options:
 )";
 
 constexpr const char* url_usage =
-    R"(usage: console-gw url --host ID --uuid UUID [--console vnc|spice] [--ttl 60s]
-                      [--view-only] [--config FILE] [--signing-key FILE] [--public-host NAME]
+    R"(usage: console-gw url --host ID --uuid UUID [--console vnc|spice|serial] [--ttl 60s]
+                      [--device ALIAS] [--force] [--view-only] [--config FILE]
+                      [--signing-key FILE] [--public-host NAME]
                       [--base-path PREFIX]
 
 Prints the console page's URL, <scheme>://<public_host><base_path>/console?token=...,
@@ -47,15 +49,18 @@ gateway.public_scheme, else https when the gateway has a certificate.
 )";
 
 constexpr const char* token_usage =
-    R"(usage: console-gw token --host ID --uuid UUID [--console vnc|spice]
-                        [--ttl 60s] [--view-only] [--one-time] [--audience AUD]
-                        --signing-key FILE
+    R"(usage: console-gw token --host ID --uuid UUID [--console vnc|spice|serial]
+                        [--device ALIAS] [--force] [--ttl 60s] [--view-only]
+                        [--one-time] [--audience AUD] --signing-key FILE
 
 Prints a signed console token. FILE is an HS256 shared secret or a PEM private
 key (EC P-256: ES256, Ed25519: EdDSA, RSA: RS256). --view-only: the console
 shows the screen and drops the browser's keyboard, mouse and clipboard (VNC).
 --one-time: the token carries a random "jti" and opens a console once (a
 SPICE console's further channels follow within 30 s from the same address).
+--console serial: the domain's serial console through libvirt; --device names
+it by its alias (serial0, console0; default the first), --force takes it over
+from another client that holds it.
 )";
 
 [[noreturn]] void bad(const std::string& flag, const std::string& problem) {
@@ -106,7 +111,16 @@ bool token_flag(const std::string& flag, Args& args, TokenCommand& cmd) {
     cmd.uuid = args.value(flag);
   } else if (flag == "--console") {
     cmd.console = args.value(flag);
-    if (*cmd.console != "vnc" && *cmd.console != "spice") bad(flag, "must be vnc or spice");
+    if (*cmd.console != "vnc" && *cmd.console != "spice" && *cmd.console != "serial") {
+      bad(flag, "must be vnc, spice or serial");
+    }
+  } else if (flag == "--device") {
+    cmd.device = args.value(flag);
+    if (!token::valid_device_name(*cmd.device)) {
+      bad(flag, "must be a device alias such as serial0 ([A-Za-z0-9_.-], at most 64)");
+    }
+  } else if (flag == "--force") {
+    cmd.force = true;
   } else if (flag == "--ttl") {
     const std::string text = args.value(flag);
     auto ttl = parse_duration(text);
@@ -127,6 +141,13 @@ bool token_flag(const std::string& flag, Args& args, TokenCommand& cmd) {
   return true;
 }
 
+// --device and --force are for serial consoles only.
+void check_serial_flags(const TokenCommand& cmd) {
+  if (cmd.console == "serial") return;
+  if (cmd.device) bad("--device", "needs --console serial");
+  if (cmd.force) bad("--force", "needs --console serial");
+}
+
 Command parse_token(const std::vector<std::string>& argv) {
   TokenCommand cmd;
   Args args(argv, 2);
@@ -138,6 +159,7 @@ Command parse_token(const std::vector<std::string>& argv) {
   if (cmd.host_id.empty()) bad("--host", "is required");
   if (cmd.uuid.empty()) bad("--uuid", "is required");
   if (cmd.signing_key.empty()) bad("--signing-key", "is required");
+  check_serial_flags(cmd);
   return cmd;
 }
 
@@ -167,6 +189,7 @@ Command parse_url(const std::vector<std::string>& argv) {
   if (base_path) cmd.config.base_path = *base_path;
   if (cmd.token.host_id.empty()) bad("--host", "is required");
   if (cmd.token.uuid.empty()) bad("--uuid", "is required");
+  check_serial_flags(cmd.token);
   if (cmd.config.public_host.empty()) {
     bad("--public-host", "is required (or gateway.public_host in the config file)");
   }

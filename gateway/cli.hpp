@@ -19,7 +19,9 @@ struct ServeCommand {
 struct TokenCommand {
   std::string host_id;
   std::string uuid;
-  std::optional<std::string> console;  // "vnc" | "spice"
+  std::optional<std::string> console;  // "vnc" | "spice" | "serial"
+  std::optional<std::string> device;   // serial: the device's alias ("serial0")
+  bool force = false;                  // serial: take the console over
   bool view_only = false;
   bool one_time = false;  // a random "jti": the token opens a console once
   std::chrono::seconds ttl{60};

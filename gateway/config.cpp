@@ -141,7 +141,7 @@ void read_gateway(const Reader& r, const toml::table& t, Config& c) {
                      "log_level",     "base_path",     "trusted_proxies",   "forwarded_headers",
                      "novnc_dir",     "spice_dir",     "public_scheme",     "log_format",
                      "metrics_allow", "drain_timeout", "static_link_roots", "write_timeout",
-                     "libvirt_threads"});
+                     "libvirt_threads", "xterm_dir"});
   // clang-format on
   if (auto v = r.string(t, s, "listen")) c.listen = *v;
   if (auto v = r.integer(t, s, "port", 1, 65535)) c.port = static_cast<std::uint16_t>(*v);
@@ -176,6 +176,7 @@ void read_gateway(const Reader& r, const toml::table& t, Config& c) {
   }
   if (auto v = r.string(t, s, "novnc_dir")) c.novnc_dir = *v;
   if (auto v = r.string(t, s, "spice_dir")) c.spice_dir = *v;
+  if (auto v = r.string(t, s, "xterm_dir")) c.xterm_dir = *v;
   if (auto v = r.strings(t, s, "static_link_roots")) {
     for (const std::string& dir : *v) {
       if (!dir.starts_with('/')) {

@@ -83,6 +83,9 @@ struct Config {
   std::string base_path;  // "" or "/prefix" (no trailing slash): serve everything under it
   std::string novnc_dir = "/usr/share/novnc";        // served at <base>/novnc/
   std::string spice_dir = "/usr/share/spice-html5";  // served at <base>/spice/
+  // xterm.js and its fit addon (npm's @xterm/*, put there by scripts/install-deps),
+  // served at <base>/xterm/ for serial consoles.
+  std::string xterm_dir = "/usr/share/console-gw/xterm";
   // Where a symbolic link below a static root may lead besides that root itself
   // (Debian's web packages link into /usr/share/javascript); anything else is 404.
   std::vector<std::string> static_link_roots{"/usr/share/javascript"};

@@ -18,6 +18,7 @@ constexpr std::array all_refusals{
     Refusal::hypervisor_unreachable,
     Refusal::console_security,
     Refusal::console_unreachable,
+    Refusal::console_busy,
     Refusal::replay_store_unavailable,
 };
 
@@ -39,6 +40,10 @@ constexpr std::pair<std::string_view, std::string_view> token_reasons[] = {
     {"bad console claim", "bad_claim"},
     {"bad view_only claim", "bad_claim"},
     {"bad jti claim", "bad_claim"},
+    {"bad device claim", "bad_claim"},
+    {"device claim without console serial", "bad_claim"},
+    {"bad force claim", "bad_claim"},
+    {"force claim without console serial", "bad_claim"},
     {"token already used", "replayed"},
     {"missing aud claim", "wrong_audience"},
     {"bad aud claim", "wrong_audience"},
@@ -48,7 +53,7 @@ constexpr std::pair<std::string_view, std::string_view> token_reasons[] = {
     {"token lifetime exceeds max_ttl", "ttl_too_long"},
 };
 
-constexpr std::string_view paths[] = {"direct", "unix", "ssh"};
+constexpr std::string_view paths[] = {"direct", "unix", "ssh", "libvirt"};
 constexpr std::string_view outcomes[] = {"connected", "ended", "refused", "page"};
 
 double unix_seconds_now() {
@@ -85,6 +90,10 @@ std::string_view refusal_key(Refusal refusal) {
       return "console_unreachable";
     case Refusal::replay_store_unavailable:
       return "replay_store_unavailable";
+    case Refusal::console_busy:
+      return "console_busy";
+    case Refusal::console_taken_over:
+      return "console_taken_over";
   }
   return "other";
 }

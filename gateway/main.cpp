@@ -51,6 +51,8 @@ std::optional<std::string> make_token(const cgw::gateway::TokenCommand& cmd) {
     request.uuid = cmd.uuid;
     if (cmd.console) request.console = cgw::parse_console_kind(*cmd.console);
     request.view_only = cmd.view_only;
+    request.device = cmd.device;
+    request.force = cmd.force;
     if (cmd.one_time) request.jti = random_id();
     request.ttl = cmd.ttl;
     request.audience = cmd.audience;

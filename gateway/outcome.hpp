@@ -15,6 +15,10 @@ enum class Refusal : std::uint16_t {
   origin_not_allowed = 4403,
   unknown_host_or_domain = 4404,
   no_console = 4409,              // domain not running, or no console of that type
+  // A serial console taken over by a client with "force" (4410 is the
+  // session time limit, limits.max_session_length).
+  console_taken_over = 4411,
+  console_busy = 4423,            // a serial console another client holds (no "force")
   hypervisor_unreachable = 4502,  // also: the console's TLS certificate not trusted
   console_security = 4503,  // the console's own security refused the gateway (VNC password, ...)
   console_unreachable = 4504,
@@ -25,7 +29,8 @@ enum class Refusal : std::uint16_t {
 
 constexpr std::uint16_t close_code(Refusal r) { return static_cast<std::uint16_t>(r); }
 
-// 4401 → 401, 4402 → 401, 4403 → 403, 4404 → 404, 4409 → 409, 4502 → 502,
+// 4401 → 401, 4402 → 401, 4403 → 403, 4404 → 404, 4409 → 409, 4411 → 410
+// (gone to another client), 4423 → 423 (locked), 4502 → 502,
 // 4503 → 502 (the upstream's answer was bad), 4504 → 504, 4505 → 503.
 constexpr unsigned http_status(Refusal r) {
   switch (r) {
@@ -38,6 +43,10 @@ constexpr unsigned http_status(Refusal r) {
       return 404;
     case Refusal::no_console:
       return 409;
+    case Refusal::console_taken_over:
+      return 410;
+    case Refusal::console_busy:
+      return 423;
     case Refusal::hypervisor_unreachable:
     case Refusal::console_security:
       return 502;

@@ -22,6 +22,7 @@ std::vector<std::string> restart_only_changes(const Config& running, const Confi
   note(running.web != next.web, "gateway.web");
   note(running.novnc_dir != next.novnc_dir, "gateway.novnc_dir");
   note(running.spice_dir != next.spice_dir, "gateway.spice_dir");
+  note(running.xterm_dir != next.xterm_dir, "gateway.xterm_dir");
   note(running.static_link_roots != next.static_link_roots, "gateway.static_link_roots");
   note(running.ssl_only != next.ssl_only, "gateway.ssl_only");
   note(running.trusted_proxies != next.trusted_proxies, "gateway.trusted_proxies");

@@ -89,6 +89,7 @@ Route route_request(std::string_view method, std::string_view target, bool upgra
     };
     for (const Candidate& c : {Candidate{"/novnc/", mounts.novnc, Route::Mount::novnc},
                                Candidate{"/spice/", mounts.spice, Route::Mount::spice},
+                               Candidate{"/xterm/", mounts.xterm, Route::Mount::xterm},
                                Candidate{"/", mounts.web, Route::Mount::web}}) {
       if (!c.configured || !path->starts_with(c.prefix)) continue;
       if (has_encoded_slash(route.target)) break;  // 404

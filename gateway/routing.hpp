@@ -13,6 +13,7 @@ struct StaticMounts {
   bool novnc = false;  // <base>/novnc/
   bool spice = false;  // <base>/spice/
   bool web = false;    // <base>/ (--web DIR)
+  bool xterm = false;  // <base>/xterm/ (serial consoles)
 };
 
 struct Route {
@@ -28,7 +29,7 @@ struct Route {
     static_file,         // a file below `mount`
     not_found,           // 404; `close` says whether the connection ends after it
   };
-  enum class Mount { novnc, spice, web };
+  enum class Mount { novnc, spice, xterm, web };
 
   Kind kind = Kind::not_found;
   bool close = false;  // end the connection after answering (the request is broken)

@@ -16,6 +16,7 @@
 #include "gateway/session_events.hpp"
 #include "gateway/session_registry.hpp"
 #include "libvirt_adapter/hypervisors.hpp"
+#include "libvirt_console/stream_opener.hpp"
 #include "token/token.hpp"
 #include "tunnel/connector.hpp"
 #include "tunnel/ssh_tunnels.hpp"
@@ -96,6 +97,7 @@ struct Server::Impl {
             std::make_shared<tunnel::SshTunnels>(ioc.get_executor(), tunnel::SshTunnelOptions{})),
         hosts(load_host_set(config, nullptr, ssh_tunnels.get(), retirement.retirer())),
         connector(tunnel::ConnectorOptions{config.connect_timeout}, ssh_tunnels),
+        stream_opener(libvirt_console::StreamOpenerOptions{config.libvirt_timeout}),
         acceptor(ioc),
         origin_policy{config.public_host, config.allowed_origins},
         services{config,
@@ -103,10 +105,11 @@ struct Server::Impl {
                  hosts,
                  origin_policy,
                  replay.get(),
-                 ConsoleOpeners{connector},
+                 ConsoleOpeners{connector, &stream_opener},
                  events,
                  sessions,
                  TrustedProxies(config.trusted_proxies),
+                 {},
                  {},
                  {},
                  {},
@@ -119,6 +122,8 @@ struct Server::Impl {
       services.novnc.emplace(config.novnc_dir, link_roots);
     if (std::filesystem::is_directory(config.spice_dir))
       services.spice.emplace(config.spice_dir, link_roots);
+    if (std::filesystem::is_directory(config.xterm_dir))
+      services.xterm.emplace(config.xterm_dir, link_roots);
     events.add(session_log);
     events.add(gateway_metrics);
     services.admission = &admission;
@@ -186,6 +191,8 @@ struct Server::Impl {
   std::vector<HostConfig> hosts_config{config.hosts};
   std::mutex reload_mutex;  // reload() from any thread: one at a time
   tunnel::Connector connector;
+  // Serial consoles: libvirt streams on connections of its own.
+  libvirt_console::StreamOpener stream_opener;
   tcp::acceptor acceptor;
   OriginPolicy origin_policy;
   // The sessions' events go to the log and to the metrics.

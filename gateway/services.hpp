@@ -28,8 +28,9 @@ class SessionRegistry;
 
 // Which opener opens which kind of console.
 struct ConsoleOpeners {
-  const tunnel::ConsoleOpener& sockets;    // VNC and SPICE: TCP, UNIX, SSH (tunnel::Connector)
-  const tunnel::ConsoleOpener* streams{};  // consoles as libvirt streams (serial); none yet
+  const tunnel::ConsoleOpener& sockets;  // VNC and SPICE: TCP, UNIX, SSH (tunnel::Connector)
+  // Consoles as libvirt streams (serial: libvirt_console::StreamOpener).
+  const tunnel::ConsoleOpener* streams{};
 
   // Null when no opener serves that kind.
   const tunnel::ConsoleOpener* for_kind(ConsoleKind kind) const {
@@ -53,6 +54,7 @@ struct Services {
   std::optional<StaticFiles> web;    // --web DIR at <base>/
   std::optional<StaticFiles> novnc;  // noVNC at <base>/novnc/
   std::optional<StaticFiles> spice;  // spice-html5 at <base>/spice/
+  std::optional<StaticFiles> xterm;  // xterm.js at <base>/xterm/ (serial consoles)
   MetricsEndpoint metrics;           // <base>/metrics
   Admission* admission = nullptr;    // [limits]: set by the Server, never null while serving
   // Every console's pump: the write timeout and the session limits, with their

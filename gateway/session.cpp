@@ -109,7 +109,10 @@ void note_names(SessionState& state, const Decision& decision) {
   if (decision.host_id.empty()) return;
   state.info.host_id = decision.host_id;
   state.info.uuid = decision.uuid;
-  if (decision.target) state.info.path = path_name(decision.target->path.kind);
+  if (!decision.target) return;
+  state.info.path = decision.target->console == ConsoleKind::serial
+                        ? "libvirt"
+                        : path_name(decision.target->path.kind);
 }
 
 // The WebSocket close reason is limited to 123 bytes.
@@ -248,8 +251,8 @@ net::awaitable<Connected> connect_console(Services& s, const Request& req, std::
     s.events.refused(state.info, c.refused);
     co_return c;
   }
-  tunnel::ConnectResult opened = co_await opener->open(
-      tunnel::ConsoleSpec{*console.route, decision.uuid, console.console, console.path});
+  tunnel::ConnectResult opened = co_await opener->open(tunnel::ConsoleSpec{
+      *console.route, decision.uuid, console.console, console.path, console.device, console.force});
   if (!opened) {
     c.refused = connect_refusal(opened);
     s.events.refused(state.info, c.refused);
@@ -517,6 +520,8 @@ const std::optional<StaticFiles>& static_root(const Services& s, Route::Mount mo
       return s.novnc;
     case Route::Mount::spice:
       return s.spice;
+    case Route::Mount::xterm:
+      return s.xterm;
     case Route::Mount::web:
       break;
   }
@@ -645,7 +650,12 @@ void apply_forwarding(const Services& s, const Request& req, SessionState& state
 }
 
 StaticMounts mounts_of(const Services& s) {
-  return StaticMounts{s.novnc.has_value(), s.spice.has_value(), s.web.has_value()};
+  StaticMounts mounts;
+  mounts.novnc = s.novnc.has_value();
+  mounts.spice = s.spice.has_value();
+  mounts.xterm = s.xterm.has_value();
+  mounts.web = s.web.has_value();
+  return mounts;
 }
 
 // The HTTP phase: requests one after another until one upgrades to a WebSocket,

@@ -2,6 +2,7 @@
 
 #include <pugixml.hpp>
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 
@@ -72,6 +73,16 @@ std::optional<DomainXml> parse_domain_xml(std::string_view xml) {
       graphics.listens.push_back(std::move(listen));
     }
     out.graphics.push_back(std::move(graphics));
+  }
+  for (const pugi::xml_node node : domain.child("devices").children()) {
+    const std::string_view element = node.name();
+    if (element != "serial" && element != "console") continue;
+    const std::string alias = node.child("alias").attribute("name").as_string();
+    if (alias.empty()) continue;  // inactive XML has no aliases
+    if (std::find(out.text_consoles.begin(), out.text_consoles.end(), alias) ==
+        out.text_consoles.end()) {
+      out.text_consoles.push_back(alias);
+    }
   }
   return out;
 }

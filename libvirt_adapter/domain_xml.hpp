@@ -37,6 +37,9 @@ struct DomainXml {
   std::string uuid;
   bool has_id = false;  // live XML of a running domain carries id='N'
   std::vector<Graphics> graphics;
+  // The aliases of the <serial> and <console> devices (live XML: "serial0",
+  // "console1"), each once, in document order: what virDomainOpenConsole opens.
+  std::vector<std::string> text_consoles;
 };
 
 // Returns nullopt when the text is not a <domain> document.

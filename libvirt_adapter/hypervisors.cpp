@@ -1,6 +1,7 @@
 #include "libvirt_adapter/hypervisors.hpp"
 
 #include "common/log.hpp"
+#include "libvirt_adapter/blocking_call.hpp"
 #include "libvirt_adapter/libvirt_handles.hpp"
 
 #include <boost/asio/associated_executor.hpp>
@@ -75,54 +76,6 @@ void keep_for_blocked_calls(std::shared_ptr<Host> host) {
   static auto* kept = new std::vector<std::shared_ptr<Host>>();
   const std::lock_guard lock(mutex);
   kept->push_back(std::move(host));
-}
-
-// One blocking call and its deadline. Whichever ends first, the call or the
-// timer, completes the caller, once; the loser finds `settled` already set.
-// It holds the caller's handler (and so the caller's frame) and nothing of the
-// host's threads: a call still waiting when the server stops is destroyed with
-// the event loop, after the hosts. The host's thread holds it only weakly, so
-// that a call that returns after its time limit (perhaps after the event loop
-// is gone) never destroys it, nor its timer, there.
-template <class T, class Handler>
-struct PendingCall {
-  PendingCall(Handler h, const net::any_io_executor& ex) : handler(std::move(h)), timer(ex) {}
-  Handler handler;
-  net::steady_timer timer;
-  std::shared_ptr<std::atomic<bool>> settled = std::make_shared<std::atomic<bool>>(false);
-};
-
-// Runs `work` on `where` and completes with its result on the caller's executor,
-// or with nullopt once `timeout` has passed, even if `work` is still blocked.
-// `where` is used only while starting.
-template <class T, class Work, class Token>
-auto async_run_blocking(net::thread_pool& where, Work work, std::chrono::milliseconds timeout,
-                        Token&& token) {
-  auto start = [&where, timeout](auto handler, Work job) {
-    using Handler = decltype(handler);
-    const net::any_io_executor caller = net::get_associated_executor(handler);
-    auto call = std::make_shared<PendingCall<T, Handler>>(std::move(handler), caller);
-    call->timer.expires_after(timeout);
-    call->timer.async_wait([call](const boost::system::error_code& ec) {
-      if (ec || call->settled->exchange(true)) return;
-      std::move(call->handler)(std::optional<T>());
-    });
-    std::weak_ptr<PendingCall<T, Handler>> waiting = call;
-    net::post(where, [waiting, settled = call->settled, job = std::move(job)]() mutable {
-      T value = job();
-      // The timer's wait holds the call until it fires (and settles it) or the
-      // event loop goes away: either way nobody waits any more.
-      auto still = waiting.lock();
-      if (!still || settled->exchange(true)) return;
-      const auto ex = still->timer.get_executor();
-      net::post(ex, [call = std::move(still), value = std::move(value)]() mutable {
-        call->timer.cancel();
-        std::move(call->handler)(std::optional<T>(std::move(value)));
-      });
-    });
-  };
-  return net::async_initiate<Token, void(std::optional<T>)>(std::move(start), token,
-                                                            std::move(work));
 }
 
 DomainLookup failure(DomainLookup::Status status, std::string reason) {

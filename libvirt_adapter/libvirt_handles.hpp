@@ -53,6 +53,40 @@ class Domain {
   virDomainPtr dom_ = nullptr;
 };
 
+// Owns a virStreamPtr. A stream still open (not yet at its end) is aborted
+// before it is freed, which is an RPC to the hypervisor: destroy (or reset) it
+// on a thread that may block, never on a network thread.
+class Stream {
+ public:
+  Stream() = default;
+  explicit Stream(virStreamPtr stream) noexcept : stream_(stream) {}
+  Stream(Stream&& other) noexcept : stream_(std::exchange(other.stream_, nullptr)) {}
+  Stream& operator=(Stream&& other) noexcept {
+    if (this != &other) {
+      reset();
+      stream_ = std::exchange(other.stream_, nullptr);
+    }
+    return *this;
+  }
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+  ~Stream() { reset(); }
+
+  void reset() noexcept {
+    if (!stream_) return;
+    if (virStreamAbort(stream_) < 0) virResetLastError();  // it may have ended already
+    virStreamFree(stream_);
+    stream_ = nullptr;
+  }
+  virStreamPtr get() const noexcept { return stream_; }
+  // Gives up ownership: the caller ends and frees the stream.
+  virStreamPtr release() noexcept { return std::exchange(stream_, nullptr); }
+  explicit operator bool() const noexcept { return stream_ != nullptr; }
+
+ private:
+  virStreamPtr stream_ = nullptr;
+};
+
 // libvirt's last error on this thread, copied out before anything else can replace it.
 struct LastError {
   int code = VIR_ERR_OK;

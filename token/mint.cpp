@@ -24,6 +24,12 @@ std::string mint(const SigningKey& key, const MintRequest& request) {
   }
   const auto uuid = detail::normalise_uuid(request.uuid);
   if (!uuid) throw std::invalid_argument("uuid must be 8-4-4-4-12 hex digits");
+  const bool serial = request.console == ConsoleKind::serial;
+  if (request.device && (!serial || !valid_device_name(*request.device))) {
+    throw std::invalid_argument(serial ? "device must match [A-Za-z0-9_.-]{1,64}"
+                                       : "a device needs console serial");
+  }
+  if (request.force && !serial) throw std::invalid_argument("force needs console serial");
   if (request.ttl <= std::chrono::seconds::zero() || request.ttl > max_mint_ttl) {
     throw std::invalid_argument("ttl must be between 1 second and 10 years");
   }
@@ -43,6 +49,8 @@ std::string mint(const SigningKey& key, const MintRequest& request) {
   if (request.view_only) claims["view_only"] = true;
   if (request.audience) claims["aud"] = *request.audience;
   if (request.jti) claims["jti"] = *request.jti;
+  if (request.device) claims["device"] = *request.device;
+  if (request.force) claims["force"] = true;
 
   const std::string signing_input = detail::base64url_encode(json::serialize(header)) + "." +
                                     detail::base64url_encode(json::serialize(claims));

@@ -70,4 +70,14 @@ std::optional<Claims> parse_subject(std::string_view subject) {
   return claims;
 }
 
+bool valid_device_name(std::string_view device) {
+  if (device.empty() || device.size() > 64) return false;
+  for (const char c : device) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '-' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 }  // namespace cgw::token

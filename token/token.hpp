@@ -25,8 +25,8 @@ enum class Algorithm { hs256, es256, eddsa, rs256 };
 // "HS256", "ES256", "EdDSA", "RS256": the JWS "alg" names.
 std::string_view algorithm_name(Algorithm alg);
 
-// Which console of the domain the token opens (the "console" claim: "vnc" or
-// "spice"); unset means the domain's first.
+// Which console of the domain the token opens (the "console" claim: "vnc",
+// "spice" or "serial"); unset means the domain's first graphics console.
 using ::cgw::ConsoleKind;
 
 // A token's verified content.
@@ -39,6 +39,11 @@ struct Claims {
   // "jti": the token's ID. A token that carries one opens a console once
   // (the gateway's ReplayGuard remembers it until it expires).
   std::optional<std::string> jti;
+  // With console "serial" only: "device", the libvirt alias of the serial or
+  // console device ("serial0", "console0"; unset: the domain's first), and
+  // "force": true, which takes the console over from a client that holds it.
+  std::optional<std::string> device;
+  bool force = false;
 };
 
 // Why a token was refused. `expired` maps to WebSocket close 4402, `invalid` to 4401.
@@ -60,6 +65,9 @@ class KeyError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+// A serial console's device claim: a libvirt device alias, [A-Za-z0-9_.-]{1,64}.
+bool valid_device_name(std::string_view device);
 
 // Splits "<host-id>-<uuid>" at the first '-' and validates both halves.
 std::optional<Claims> parse_subject(std::string_view subject);
@@ -136,13 +144,16 @@ struct MintRequest {
   bool view_only = false;
   std::chrono::seconds ttl{60};
   std::optional<std::string> audience;
-  std::optional<std::string> jti;  // a one-time token's ID
+  std::optional<std::string> jti;     // a one-time token's ID
+  std::optional<std::string> device;  // serial consoles: the device's alias
+  bool force = false;                 // serial consoles: take the console over
   std::chrono::system_clock::time_point now = std::chrono::system_clock::now();
 };
 
-// Returns a compact JWS with claims sub, exp, iat (and console, view_only, aud
-// when given).
-// Throws std::invalid_argument when host_id or uuid is malformed.
+// Returns a compact JWS with claims sub, exp, iat (and console, view_only, aud,
+// jti, device, force when given).
+// Throws std::invalid_argument when host_id, uuid or device is malformed, or
+// device or force is given without console serial.
 std::string mint(const SigningKey& key, const MintRequest& request);
 
 }  // namespace cgw::token

@@ -31,6 +31,10 @@ constexpr std::string_view bad_nbf = "bad nbf claim";
 constexpr std::string_view bad_console = "bad console claim";
 constexpr std::string_view bad_view_only = "bad view_only claim";
 constexpr std::string_view bad_jti = "bad jti claim";
+constexpr std::string_view bad_device = "bad device claim";
+constexpr std::string_view device_not_serial = "device claim without console serial";
+constexpr std::string_view bad_force = "bad force claim";
+constexpr std::string_view force_not_serial = "force claim without console serial";
 // A jti is an opaque ID; long ones would only fill the replay store.
 constexpr std::size_t max_jti_length = 128;
 constexpr std::string_view missing_aud = "missing aud claim";
@@ -135,10 +139,22 @@ VerifyResult check_claims(const json::object& payload, const Policy& policy,
 
   if (const auto* console = payload.if_contains("console")) {
     if (!console->is_string()) return invalid(bad_console);
-    // Graphics consoles only, until serial consoles are served.
     const auto kind = parse_console_kind(console->get_string());
-    if (!kind || !is_graphics(*kind)) return invalid(bad_console);
+    if (!kind) return invalid(bad_console);
     claims->console = *kind;
+  }
+  const bool serial = claims->console == ConsoleKind::serial;
+  if (const auto* device = payload.if_contains("device")) {
+    if (!serial) return invalid(device_not_serial);
+    if (!device->is_string() || !valid_device_name(device->get_string())) {
+      return invalid(bad_device);
+    }
+    claims->device = std::string(device->get_string());
+  }
+  if (const auto* force = payload.if_contains("force")) {
+    if (!serial) return invalid(force_not_serial);
+    if (!force->is_bool()) return invalid(bad_force);
+    claims->force = force->get_bool();
   }
   if (const auto* view_only = payload.if_contains("view_only")) {
     // A boolean only: a string "false" must not read as anything.

@@ -28,6 +28,8 @@ struct ConnectResult {
     needs_ssh,               // the console is only reachable through SSH, not configured
     hypervisor_unreachable,  // SSH to the host failed: down, auth, timeout
     host_key_not_trusted,    // SSH host key unknown or changed
+    console_busy,            // another client holds the console (serial, without force)
+    no_console,              // the domain has no such console, or it is not running
   };
   std::unique_ptr<stream::ByteStream> stream;
   Failure failure = Failure::none;
@@ -50,6 +52,10 @@ struct ConsoleSpec {
   std::string_view uuid;  // the domain
   ConsoleKind kind;
   const ConsolePath& path;  // how to reach a socket console; unused by other openers
+  // A console opened through libvirt (serial): the device's alias (empty: the
+  // domain's first) and whether to take it over from a client that holds it.
+  std::string_view device{};
+  bool force = false;
 };
 
 class ConsoleOpener {

@@ -172,6 +172,37 @@ TEST(ConsoleGwCli, TokenCommandMintsViewOnly) {
   EXPECT_TRUE(result.claims->view_only);
 }
 
+TEST(ConsoleGwCli, TokenCommandMintsSerialWithDeviceAndForce) {
+  test::Scratch scratch;
+  const std::string secret = scratch.hs256_secret("token.key");
+  const Outcome r =
+      run_gw({"token", "--host", "kvm01", "--uuid", "6dd411c6-8710-48b0-bea0-e273ebd176c6",
+              "--console", "serial", "--device", "console1", "--force", "--signing-key", secret});
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::string token_text = r.out;
+  while (!token_text.empty() && token_text.back() == '\n') token_text.pop_back();
+  const token::Verifier verifier(token::VerificationKey::load_file(secret), token::Policy{});
+  const auto result = verifier.verify(token_text, std::chrono::system_clock::now());
+  ASSERT_TRUE(result) << result.rejection.reason;
+  EXPECT_EQ(result.claims->console, token::ConsoleKind::serial);
+  EXPECT_EQ(result.claims->device, "console1");
+  EXPECT_TRUE(result.claims->force);
+
+  // --device and --force belong to serial consoles; one line, status 2.
+  const Outcome no_serial =
+      run_gw({"token", "--host", "kvm01", "--uuid", "6dd411c6-8710-48b0-bea0-e273ebd176c6",
+              "--force", "--signing-key", secret});
+  EXPECT_EQ(no_serial.status, 2);
+  EXPECT_NE(no_serial.err.find("--force: needs --console serial"), std::string::npos)
+      << no_serial.err;
+  const Outcome bad_device =
+      run_gw({"token", "--host", "kvm01", "--uuid", "6dd411c6-8710-48b0-bea0-e273ebd176c6",
+              "--console", "serial", "--device", "a/b", "--signing-key", secret});
+  EXPECT_EQ(bad_device.status, 2);
+  EXPECT_NE(bad_device.err.find("--device: must be a device alias"), std::string::npos)
+      << bad_device.err;
+}
+
 TEST(ConsoleGwCli, TokenCommandMintsOneTimeWithAFreshId) {
   test::Scratch scratch;
   const std::string secret = scratch.hs256_secret("token.key");

@@ -246,6 +246,7 @@ void PrintTo(const Row& row, std::ostream* os) { *os << row.name; }
 
 constexpr auto vnc = ConsoleKind::vnc;
 constexpr auto spice = ConsoleKind::spice;
+constexpr auto serial = ConsoleKind::serial;
 
 // clang-format off
 const Row rows[] = {
@@ -308,6 +309,8 @@ const Row rows[] = {
    .code = Refusal::no_console, .reason = "domain has no console", .domain = "headless"},
   {.name = "NoVncConsoleOnHeadless", .uuid = kHeadless, .console = vnc,
    .code = Refusal::no_console, .reason = "no VNC console", .domain = "headless"},
+  {.name = "NoSerialConsole", .uuid = kWeb01, .console = serial,
+   .code = Refusal::no_console, .reason = "no serial console", .domain = "web01"},
   {.name = "ConsoleNotListening", .uuid = kHidden,
    .code = Refusal::no_console, .reason = "console not listening", .domain = "hidden"},
   {.name = "SpiceTlsOnly", .uuid = kTls,
@@ -487,6 +490,13 @@ const RefusalRow refusal_rows[] = {
    Refusal::hypervisor_unreachable, "hypervisor unreachable", "ssh hv2"},
   {"HostKeyNotTrusted", Failure::host_key_not_trusted, "host key changed", "ssh hv2",
    Refusal::hypervisor_unreachable, "host key not trusted", "host key changed"},
+  {"SerialConsoleBusy", Failure::console_busy,
+   "operation failed: Active console session exists for this domain", "libvirt console (first)",
+   Refusal::console_busy, "console in use by another client",
+   "operation failed: Active console session exists for this domain"},
+  {"SerialNoConsole", Failure::no_console, "cannot find character device serial7",
+   "libvirt console serial7", Refusal::no_console, "cannot find character device serial7",
+   "libvirt console serial7"},
 };
 // clang-format on
 

@@ -255,13 +255,21 @@ TEST(TokenCommandLine, TtlForms) {
   }
 }
 
-TEST(TokenCommandLine, ConsoleMustBeVncOrSpice) {
+TEST(TokenCommandLine, ConsoleMustBeVncSpiceOrSerial) {
   EXPECT_EQ(token({"--host", "h", "--uuid", "u", "--signing-key", "k", "--console", "vnc"}).console,
             std::optional<std::string>("vnc"));
+  const auto serial = token({"--host", "h", "--uuid", "u", "--signing-key", "k", "--console",
+                             "serial", "--device", "serial0", "--force"});
+  EXPECT_EQ(serial.console, std::optional<std::string>("serial"));
+  EXPECT_EQ(serial.device, std::optional<std::string>("serial0"));
+  EXPECT_TRUE(serial.force);
+  EXPECT_TRUE(names(cli_error({"token", "--host", "h", "--uuid", "u", "--signing-key", "k",
+                               "--device", "serial0"}),
+                    "--device", "needs --console serial"));
   for (const std::string bad : {"rdp", "VNC", ""}) {
     EXPECT_TRUE(names(
         cli_error({"token", "--host", "h", "--uuid", "u", "--signing-key", "k", "--console", bad}),
-        "--console", "vnc or spice"))
+        "--console", "vnc, spice or serial"))
         << bad;
   }
 }

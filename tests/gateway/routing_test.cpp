@@ -21,6 +21,7 @@ constexpr StaticMounts no_mounts{};
 constexpr StaticMounts all_mounts{.novnc = true, .spice = true, .web = true};
 constexpr StaticMounts novnc_only{.novnc = true};
 constexpr StaticMounts spice_only{.spice = true};
+constexpr StaticMounts xterm_only{.xterm = true};
 constexpr StaticMounts web_only{.web = true};
 
 struct RouteRow {
@@ -90,6 +91,8 @@ const RouteRow route_rows[] = {
   {"NovncWithoutSlash",        "GET", "/novnc", plain, "", novnc_only, Kind::not_found, false, "/novnc"},
   {"NovncDecoded",             "GET", "/novnc/app/a%20b.js?v=2", plain, "", novnc_only, Kind::static_file, false, "/novnc/app/a%20b.js?v=2", Mount::novnc, "/app/a b.js"},
   {"SpiceMounted",             "GET", "/spice/spice_auto.html", plain, "", spice_only, Kind::static_file, false, "/spice/spice_auto.html", Mount::spice, "/spice_auto.html"},
+  {"XtermMounted",             "GET", "/xterm/xterm/lib/xterm.mjs", plain, "", xterm_only, Kind::static_file, false, "/xterm/xterm/lib/xterm.mjs", Mount::xterm, "/xterm/lib/xterm.mjs"},
+  {"XtermNotMounted",          "GET", "/xterm/xterm/lib/xterm.mjs", plain, "", spice_only, Kind::not_found, false, "/xterm/xterm/lib/xterm.mjs"},
   {"SpiceNotMounted",          "GET", "/spice/spice_auto.html", plain, "", novnc_only, Kind::not_found, false, "/spice/spice_auto.html"},
   {"WebIndex",                 "GET", "/index.html", plain, "", web_only, Kind::static_file, false, "/index.html", Mount::web, "/index.html"},
   {"WebIndexNotMounted",       "GET", "/index.html", plain, "", novnc_only, Kind::not_found, false, "/index.html"},

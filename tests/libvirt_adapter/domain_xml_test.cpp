@@ -9,6 +9,7 @@
 #include <ostream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "libvirt_adapter/domain_xml.hpp"
 
@@ -399,6 +400,41 @@ INSTANTIATE_TEST_SUITE_P(LibvirtXml, EffectiveListenTable, testing::ValuesIn(lis
                          [](const testing::TestParamInfo<ListenRow>& row_info) {
                            return std::string(row_info.param.name);
                          });
+
+// The serial and console devices of a running domain, as libvirt 9.0 writes
+// them: <console> mirrors serial0, so that alias is listed once.
+TEST(ParseDomainXml, TextConsolesByAliasOnce) {
+  const auto parsed = parse_domain_xml(R"(<domain type='qemu' id='3'>
+  <name>cgw-it-serial</name>
+  <uuid>d7d811a8-84ee-42b1-bc75-1d02f1ed21e1</uuid>
+  <devices>
+    <serial type='pty'>
+      <source path='/dev/pts/3'/>
+      <target type='isa-serial' port='0'>
+        <model name='isa-serial'/>
+      </target>
+      <alias name='serial0'/>
+    </serial>
+    <console type='pty' tty='/dev/pts/3'>
+      <source path='/dev/pts/3'/>
+      <target type='serial' port='0'/>
+      <alias name='serial0'/>
+    </console>
+    <console type='pty' tty='/dev/pts/4'>
+      <source path='/dev/pts/4'/>
+      <target type='virtio' port='1'/>
+      <alias name='console1'/>
+    </console>
+  </devices>
+</domain>)");
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->text_consoles, (std::vector<std::string>{"serial0", "console1"}));
+  // Inactive XML has no aliases: nothing to open.
+  const auto inactive = parse_domain_xml(
+      "<domain type='qemu'><name>x</name><devices><serial type='pty'/></devices></domain>");
+  ASSERT_TRUE(inactive);
+  EXPECT_TRUE(inactive->text_consoles.empty());
+}
 
 }  // namespace
 }  // namespace cgw::libvirt

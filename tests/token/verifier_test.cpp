@@ -410,6 +410,37 @@ TEST(Console, KindsAndRefusal) {
   }
 }
 
+TEST(Console, SerialWithDeviceAndForce) {
+  const auto verifier = hs256_verifier();
+  const auto plain =
+      verifier.verify(hs256_claims(claims_json(60, R"(,"console":"serial")")), fixed_now());
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain.claims->console, ConsoleKind::serial);
+  EXPECT_FALSE(plain.claims->device);
+  EXPECT_FALSE(plain.claims->force);
+  const auto full = verifier.verify(
+      hs256_claims(claims_json(60, R"(,"console":"serial","device":"console1","force":true)")),
+      fixed_now());
+  ASSERT_TRUE(full);
+  EXPECT_EQ(full.claims->device, "console1");
+  EXPECT_TRUE(full.claims->force);
+  for (const char* device : {R"("")", R"("a b")", R"("../x")", "1", "null"}) {
+    const auto token =
+        hs256_claims(claims_json(60, std::string(R"(,"console":"serial","device":)") + device));
+    expect_invalid(verifier.verify(token, fixed_now()), "bad device claim");
+  }
+  expect_invalid(verifier.verify(hs256_claims(claims_json(60, R"(,"console":"serial","force":1)")),
+                                 fixed_now()),
+                 "bad force claim");
+  // Only serial consoles have devices and can be taken over.
+  expect_invalid(
+      verifier.verify(hs256_claims(claims_json(60, R"(,"device":"serial0")")), fixed_now()),
+      "device claim without console serial");
+  expect_invalid(verifier.verify(hs256_claims(claims_json(60, R"(,"console":"vnc","force":true)")),
+                                 fixed_now()),
+                 "force claim without console serial");
+}
+
 TEST(Audience, CheckedWhenConfigured) {
   Policy policy;
   policy.audience = "gw-a";
@@ -630,6 +661,18 @@ TEST(Mint, RefusesBadInput) {
   EXPECT_THROW(mint(key, request), std::invalid_argument);
   request.ttl = -5s;
   EXPECT_THROW(mint(key, request), std::invalid_argument);
+  // A device or force only with console serial, and a device is an alias.
+  request = request_at_fixed_now();
+  request.device = "serial0";
+  EXPECT_THROW(mint(key, request), std::invalid_argument);
+  request.device.reset();
+  request.force = true;
+  EXPECT_THROW(mint(key, request), std::invalid_argument);
+  request.console = ConsoleKind::serial;
+  request.device = "serial 0";
+  EXPECT_THROW(mint(key, request), std::invalid_argument);
+  request.device = "serial0";
+  EXPECT_NO_THROW(mint(key, request));
 }
 
 }  // namespace

@@ -259,13 +259,14 @@ function domainType() {
 
 // A 64 MiB QEMU guest with no disk: SeaBIOS prints its boot messages and stops
 // at "No bootable device", which is what the consoles show.
-function domainXml(type, name, devices) {
+// `os`: more inside <os> after <type> (a serial console's <bios useserial='yes'/>).
+function domainXml(type, name, devices, os = '') {
   for (const match of devices.matchAll(/passwd=['"]([^'"]+)['"]/g)) recordSecret(match[1]);
   return `<domain type='${type}'>
   <name>${name}</name>
   <memory unit='MiB'>64</memory>
   <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <os><type arch='x86_64' machine='pc'>hvm</type>${os}</os>
   <devices>
     ${devices}
   </devices>
@@ -279,9 +280,9 @@ const spiceDevices = `<graphics type='spice' autoport='yes' listen='127.0.0.1'/>
     <video><model type='qxl'/></video>`;
 
 // `running`: a transient domain (virsh create); otherwise defined, not started.
-function makeDomain(scratch, suffix, devices, { running = true } = {}) {
+function makeDomain(scratch, suffix, devices, { running = true, os = '' } = {}) {
   const name = ownPrefix + suffix;
-  const file = scratch.write(`${name}.xml`, domainXml(domainType(), name, devices));
+  const file = scratch.write(`${name}.xml`, domainXml(domainType(), name, devices, os));
   domains.add(name);
   virsh(running ? 'create' : 'define', file);
   return { name, uuid: virsh('domuuid', name) };
