@@ -38,9 +38,9 @@ struct OneTimeRefusal {
 // A one-time token is checked (and, by a console that opens, used up) with the
 // replay store; nothing when the console may open, else why not.
 net::awaitable<std::optional<OneTimeRefusal>> one_time_refusal(const Authority& a,
-                                                              const ConsoleRequest& req,
-                                                              const token::Claims& claims,
-                                                              bool spice) {
+                                                               const ConsoleRequest& req,
+                                                               const token::Claims& claims,
+                                                               bool spice) {
   std::optional<OneTimeRefusal> refused;
   if (!claims.jti) co_return refused;
   refused.emplace();
@@ -162,8 +162,11 @@ net::awaitable<Decision> authorize(const Authority& a, const ConsoleRequest& req
     if (claims.view_only) {
       co_return refuse_named(Refusal::no_console, "view-only is not available for serial consoles");
     }
-    if (auto refused = co_await one_time_refusal(a, req, claims, false)) {
-      co_return refuse_named(refused->code, std::move(refused->reason), std::move(refused->detail));
+    if (claims.jti) {  // (no coroutine frame for the usual token without one)
+      if (auto refused = co_await one_time_refusal(a, req, claims, false)) {
+        co_return refuse_named(refused->code, std::move(refused->reason),
+                               std::move(refused->detail));
+      }
     }
     Decision d;
     d.target.emplace();
@@ -239,9 +242,11 @@ net::awaitable<Decision> authorize(const Authority& a, const ConsoleRequest& req
   }
   // Last, once everything else holds: a one-time token is used up only by a
   // console that opens.
-  const bool spice = graphics->type == ConsoleKind::spice;
-  if (auto refused = co_await one_time_refusal(a, req, claims, spice)) {
-    co_return refuse_named(refused->code, std::move(refused->reason), std::move(refused->detail));
+  if (claims.jti) {  // (no coroutine frame for the usual token without one)
+    const bool spice = graphics->type == ConsoleKind::spice;
+    if (auto refused = co_await one_time_refusal(a, req, claims, spice)) {
+      co_return refuse_named(refused->code, std::move(refused->reason), std::move(refused->detail));
+    }
   }
   d.host_id = std::move(claims.host_id);
   d.uuid = std::move(claims.uuid);
