@@ -5,6 +5,7 @@
 #include "gateway/config.hpp"
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <variant>
@@ -21,6 +22,7 @@ struct TokenCommand {
   std::string uuid;
   std::optional<std::string> console;  // "vnc" | "spice"
   bool view_only = false;
+  bool record = false;    // the "record" claim: the session is recorded
   bool one_time = false;  // a random "jti": the token opens a console once
   std::chrono::seconds ttl{60};
   std::string signing_key;
@@ -33,13 +35,23 @@ struct UrlCommand {
   Config config;
 };
 
+// `console-gw replay FILE`: a recording shown to noVNC as if live (replay.hpp).
+struct ReplayCommand {
+  std::string file;
+  double speed = 1.0;  // 2: twice as fast
+  std::string listen = "127.0.0.1";
+  std::uint16_t port = 6080;
+  std::string novnc_dir = "/usr/share/novnc";
+};
+
 struct HelpCommand {
   std::string text;
 };
 
 struct VersionCommand {};
 
-using Command = std::variant<ServeCommand, TokenCommand, UrlCommand, HelpCommand, VersionCommand>;
+using Command = std::variant<ServeCommand, TokenCommand, UrlCommand, ReplayCommand, HelpCommand,
+                             VersionCommand>;
 
 // The console page's URL for a token: <scheme>://<public_host><base_path>/console?token=...
 std::string console_url(const Config& config, const std::string& token);

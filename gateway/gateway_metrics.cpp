@@ -32,6 +32,7 @@ constexpr std::pair<std::string_view, std::string_view> token_reasons[] = {
     {"bad nbf claim", "bad_claim"},
     {"bad console claim", "bad_claim"},
     {"bad view_only claim", "bad_claim"},
+    {"bad record claim", "bad_claim"},
     {"bad jti claim", "bad_claim"},
     {"token already used", "replayed"},
     {"missing aud claim", "wrong_audience"},

@@ -21,6 +21,7 @@ class ConsoleOpener;
 namespace cgw::gateway {
 
 class Admission;
+class Recorder;
 struct Config;
 class SessionEvents;
 class SessionRegistry;
@@ -54,6 +55,7 @@ struct Services {
   std::optional<StaticFiles> spice;  // spice-html5 at <base>/spice/
   MetricsEndpoint metrics;           // <base>/metrics
   Admission* admission = nullptr;    // [limits]: set by the Server, never null while serving
+  Recorder* recorder = nullptr;      // [recording]: null, nothing is recorded
 
   // What a session authorises with: the credentials and hosts it took when it began.
   Authority authority_for(const Credentials& session, const HostSet& session_hosts) const {

@@ -6,6 +6,7 @@
 #include "gateway/config.hpp"
 #include "gateway/console_layers.hpp"
 #include "gateway/outcome.hpp"
+#include "gateway/recording.hpp"
 #include "gateway/request_rules.hpp"
 #include "gateway/responses.hpp"
 #include "gateway/routing.hpp"
@@ -270,6 +271,21 @@ ConsoleOpened console_opened(const Connected& c, const SessionState& state) {
   return opened;
 }
 
+// The session's recording when its host or token asks for one (recording.hpp).
+std::shared_ptr<Recording> start_recording(Services& s, const Connected& c,
+                                           const SessionState& state) {
+  if (!s.recorder || !c.target || !c.target->record) return nullptr;
+  RecordingHeader header;
+  header.session = state.info.id;
+  header.host = state.info.host_id;
+  header.uuid = state.info.uuid;
+  header.domain_name = c.domain_name;
+  header.console = std::string(console_kind_name(c.kind));
+  header.started = std::chrono::system_clock::now();
+  header.include_input = s.recorder->config().include_input;
+  return s.recorder->start(header, prefix(state));
+}
+
 // Puts the console's protocol layers around it (console_layers.hpp). Returns
 // why the session must end instead, if it must.
 net::awaitable<std::optional<stream::EndReason>> layer(stream::ByteStream& browser, Connected& c,
@@ -326,9 +342,10 @@ net::awaitable<std::optional<stream::EndReason>> vm_stopped_reason(const HostSet
 
 // Pumps a connected console until either side ends, as one of the open consoles
 // that stopping the gateway closes with 1001.
+// `browser` is `client` itself, or the recording layer around it.
 template <class Client>
-net::awaitable<void> pump_console(Client& client, Connected& c, Services& s,
-                                  const SessionState& state) {
+net::awaitable<void> pump_console(Client& client, stream::ByteStream& browser, Connected& c,
+                                  Services& s, const SessionState& state) {
   s.events.connected(state.info, console_opened(c, state));
   // The ender may be called just as the session ends; what it posts runs on this
   // session's executor, and `alive` (cleared there) tells it whether we are still here.
@@ -363,7 +380,7 @@ net::awaitable<void> pump_console(Client& client, Connected& c, Services& s,
   pump_options.console_end_reason = [&state] {
     return vm_stopped_reason(*state.hosts, state.info);
   };
-  const stream::PumpResult result = co_await stream::pump(client, *c.console, pump_options);
+  const stream::PumpResult result = co_await stream::pump(browser, *c.console, pump_options);
   if (result.stalled && result.ended_by == stream::PumpResult::Ender::console) {
     // The pump stopped reading the browser when the console stopped taking its
     // data; read (and drop) the rest until its close reply, so that closing the
@@ -419,12 +436,19 @@ net::awaitable<void> run_console(std::unique_ptr<UpgradedConsole<Ws>> session, S
     co_await session->ws.close_and_drain(why);
     co_return;
   }
-  if (const auto ended = co_await layer(session->ws, c, s, session->state)) {
+  // The recording layer goes around the browser's end, before the RFB layer
+  // speaks to it: the file holds what the browser saw, handshake included.
+  const std::shared_ptr<Recording> recording = start_recording(s, c, session->state);
+  std::optional<RecordingStream> recorded;
+  if (recording) recorded.emplace(session->ws, recording);
+  stream::ByteStream& browser = recorded ? static_cast<stream::ByteStream&>(*recorded)
+                                         : static_cast<stream::ByteStream&>(session->ws);
+  if (const auto ended = co_await layer(browser, c, s, session->state)) {
     co_await session->ws.close_and_drain(*ended);
     co_return;
   }
   session->ws.keep_alive(s.config.ping_interval);
-  co_await pump_console(session->ws, c, s, session->state);
+  co_await pump_console(session->ws, browser, c, s, session->state);
 }
 
 // What the WebSocket frames go over once the HTTP phase is done.
