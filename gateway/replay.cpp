@@ -64,7 +64,10 @@ struct Player {
 
 net::awaitable<void> drop_input(std::shared_ptr<Player> player) {
   std::array<char, 4096> buf{};
+  // The WebSocket's read_some does not wait (it completes with 0 bytes when
+  // nothing came): wait for data first, as the pump does.
   for (;;) {
+    if (co_await player->ws.wait_readable()) break;
     auto [ec, n] = co_await player->ws.read_some(net::buffer(buf));
     if (ec) break;
   }
