@@ -32,6 +32,8 @@ std::vector<std::string> restart_only_changes(const Config& running, const Confi
   note(running.connect_timeout != next.connect_timeout, "gateway.connect_timeout");
   note(running.drain_timeout != next.drain_timeout, "gateway.drain_timeout");
   note(running.write_timeout != next.write_timeout, "gateway.write_timeout");
+  // The recorder's writer is made at start; a host's record = true is reloaded.
+  note(running.recording != next.recording, "recording");
   // [hosts] is reloaded (gateway/host_set.hpp).
   return changed;
 }
