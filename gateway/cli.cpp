@@ -39,7 +39,7 @@ options:
 
 constexpr const char* url_usage =
     R"(usage: console-gw url --host ID --uuid UUID [--console vnc|spice] [--ttl 60s]
-                      [--view-only] [--config FILE] [--signing-key FILE] [--public-host NAME]
+                      [--view-only] [--record] [--config FILE] [--signing-key FILE] [--public-host NAME]
                       [--base-path PREFIX]
 
 Prints the console page's URL, <scheme>://<public_host><base_path>/console?token=...,
