@@ -271,9 +271,11 @@ ConsoleOpened console_opened(const Connected& c, const SessionState& state) {
   return opened;
 }
 
-// The session's recording when its host or token asks for one (recording.hpp).
-std::shared_ptr<Recording> start_recording(Services& s, const Connected& c,
-                                           const SessionState& state) {
+// The recording layer around the browser's end when its host or token asks
+// for a recording (recording.hpp); null otherwise.
+std::unique_ptr<RecordingStream> recording_layer(Services& s, const Connected& c,
+                                                 stream::ByteStream& browser,
+                                                 const SessionState& state) {
   if (!s.recorder || !c.target || !c.target->record) return nullptr;
   RecordingHeader header;
   header.session = state.info.id;
@@ -283,7 +285,7 @@ std::shared_ptr<Recording> start_recording(Services& s, const Connected& c,
   header.console = std::string(console_kind_name(c.kind));
   header.started = std::chrono::system_clock::now();
   header.include_input = s.recorder->config().include_input;
-  return s.recorder->start(header, prefix(state));
+  return std::make_unique<RecordingStream>(browser, s.recorder->start(header, prefix(state)));
 }
 
 // Puts the console's protocol layers around it (console_layers.hpp). Returns
@@ -438,9 +440,8 @@ net::awaitable<void> run_console(std::unique_ptr<UpgradedConsole<Ws>> session, S
   }
   // The recording layer goes around the browser's end, before the RFB layer
   // speaks to it: the file holds what the browser saw, handshake included.
-  const std::shared_ptr<Recording> recording = start_recording(s, c, session->state);
-  std::optional<RecordingStream> recorded;
-  if (recording) recorded.emplace(session->ws, recording);
+  // On the heap: a session that is not recorded keeps one null pointer for it.
+  std::unique_ptr<RecordingStream> recorded = recording_layer(s, c, session->ws, session->state);
   stream::ByteStream& browser = recorded ? static_cast<stream::ByteStream&>(*recorded)
                                          : static_cast<stream::ByteStream&>(session->ws);
   if (const auto ended = co_await layer(browser, c, s, session->state)) {
