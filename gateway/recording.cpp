@@ -242,11 +242,8 @@ Recorder::~Recorder() {
   }
   impl_->wake.notify_one();
   impl_->writer.join();
-  // Sessions still open (a stop without a drain): their files are complete up
-  // to here.
-  for (auto& job : impl_->queue) {
-    if (job.state->fd >= 0) ::close(std::exchange(job.state->fd, -1));
-  }
+  // What sessions still open append from now on is dropped (their Recording
+  // finds no Recorder); each file is whole up to its last frame written.
 }
 
 const RecordingConfig& Recorder::config() const noexcept { return impl_->config; }

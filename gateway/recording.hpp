@@ -71,7 +71,8 @@ class Recorder {
   static constexpr std::uint64_t default_max_pending = 8 * 1024 * 1024;
 
   explicit Recorder(RecordingConfig config, std::uint64_t max_pending = default_max_pending);
-  // Writes what is queued, closes the files and joins the writer.
+  // Writes what is queued (closing the files of sessions that ended) and joins
+  // the writer. The Server destroys it after its sessions.
   ~Recorder();
   Recorder(const Recorder&) = delete;
   Recorder& operator=(const Recorder&) = delete;
