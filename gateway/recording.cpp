@@ -153,6 +153,8 @@ struct Recorder::Impl {
 
   RecordingConfig config;
   std::uint64_t max_pending;
+  std::uint64_t max_pending_total;
+  std::atomic<std::uint64_t> pending_total{0};  // queued for every session
   std::mutex mutex;
   std::condition_variable wake;
   std::deque<Job> queue;
@@ -209,6 +211,7 @@ struct Recorder::Impl {
         break;
     }
     s.pending -= job.bytes.size();
+    pending_total -= job.bytes.size();
   }
 
   void write_all(Recording::State& s, const std::string& bytes) {
@@ -228,10 +231,12 @@ struct Recorder::Impl {
   }
 };
 
-Recorder::Recorder(RecordingConfig config, std::uint64_t max_pending)
+Recorder::Recorder(RecordingConfig config, std::uint64_t max_pending,
+                   std::uint64_t max_pending_total)
     : impl_(std::make_shared<Impl>()) {
   impl_->config = std::move(config);
   impl_->max_pending = max_pending;
+  impl_->max_pending_total = max_pending_total;
   impl_->writer = std::thread([impl = impl_.get()] { impl->run(); });
 }
 
@@ -259,6 +264,7 @@ std::shared_ptr<Recording> Recorder::start(const RecordingHeader& header, std::s
   Impl::Job open{Impl::Job::Kind::open, state, recording_header_line(header)};
   state->accepted = open.bytes.size();
   state->pending = open.bytes.size();
+  impl_->pending_total += open.bytes.size();
   impl_->push(std::move(open));
   return std::make_shared<Recording>(std::move(state));
 }
@@ -287,7 +293,8 @@ void Recording::append(RecordedDirection direction, const void* data, std::size_
     return;
   }
   const std::uint64_t behind = s.pending.load();
-  if (behind + frame > s.max_pending) {
+  if (behind + frame > s.max_pending ||
+      recorder->pending_total.load() + frame > recorder->max_pending_total) {
     s.stopped = true;
     logger.warn(s.log_prefix, " recording stopped: the writer is ", behind,
                 " bytes behind (the disk is too slow); ", s.path, " holds the session up to here");
@@ -303,6 +310,7 @@ void Recording::append(RecordedDirection direction, const void* data, std::size_
   job.bytes.append(static_cast<const char*>(data), size);
   s.accepted += frame;
   s.pending += frame;
+  recorder->pending_total += frame;
   recorder->push(std::move(job));
 }
 

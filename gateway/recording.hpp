@@ -8,7 +8,8 @@
 // - Recording: one session's file, as the session's thread sees it: append()
 //   copies the bytes into the queue and returns. When the file would pass
 //   recording.max_bytes, or the writer is more than max_pending bytes behind
-//   for it, the recording stops (one log line) and the console goes on.
+//   for it (or max_pending_total for all sessions), the recording stops (one log line) and the
+//   console goes on.
 // - RecordingStream: the layer that records, around the browser's end of the
 //   session (stream/byte_stream.hpp): what is written to it went to the browser
 //   (after the gateway's RFB security layer: the handshake the browser saw
@@ -69,8 +70,11 @@ class Recorder {
  public:
   // How far the writer may fall behind one session before its recording stops.
   static constexpr std::uint64_t default_max_pending = 8 * 1024 * 1024;
+  // ... all sessions together: the most the queue holds.
+  static constexpr std::uint64_t default_max_pending_total = 64 * 1024 * 1024;
 
-  explicit Recorder(RecordingConfig config, std::uint64_t max_pending = default_max_pending);
+  explicit Recorder(RecordingConfig config, std::uint64_t max_pending = default_max_pending,
+                    std::uint64_t max_pending_total = default_max_pending_total);
   // Writes what is queued (closing the files of sessions that ended) and joins
   // the writer. The Server destroys it after its sessions.
   ~Recorder();

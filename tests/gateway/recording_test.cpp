@@ -248,6 +248,20 @@ TEST(Recorder, AWriterTooFarBehindStopsTheRecording) {
   EXPECT_TRUE(read_recording(recording->path()).frames.empty());
 }
 
+TEST(Recorder, AllSessionsTogetherHaveABoundToo) {
+  test::Scratch scratch;
+  RecordingConfig config;
+  config.directory = scratch.path("total");
+  // Each session may be 8 MiB behind, but all of them together less than a frame.
+  Recorder recorder(config, Recorder::default_max_pending, recording_frame_header + 10);
+  const auto recording = recorder.start(sample_header(), "session 42");
+  const std::string chunk(100, 'x');
+  recording->append(RecordedDirection::to_browser, chunk.data(), chunk.size());
+  EXPECT_FALSE(recording->active());
+  ASSERT_TRUE(reaches(recording->path(), recording_header_line(sample_header()).size()));
+  EXPECT_TRUE(read_recording(recording->path()).frames.empty());
+}
+
 TEST(Recorder, ADirectoryItCannotMakeLeavesTheSessionUnrecorded) {
   test::Scratch scratch;
   RecordingConfig config;
