@@ -5,7 +5,12 @@
 #include "gateway/config.hpp"
 #include "gateway/console_security.hpp"
 #include "gateway/host_routes.hpp"
+#include "gateway/redis_replay_store.hpp"
 #include "token/token.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
 
 #include <openssl/ssl.h>
 
@@ -75,6 +80,32 @@ void check_token_key(const gateway::Config& c, std::vector<CheckItem>& out) {
 }
 
 // The same loading the server does (gateway.cert and gateway.key), then dates and names.
+// [tokens] replay_store: Redis answers (connect, AUTH, SELECT and a GET that
+// uses nothing up), within replay_store_timeout.
+void check_replay_store(const gateway::Config& c, std::vector<CheckItem>& out) {
+  if (c.replay_store.empty()) return;
+  try {
+    gateway::RedisReplayStore store(gateway::redis_store_options(c));
+    gateway::ReplayUse use;
+    use.jti = "console-gw-check";
+    use.expires = std::chrono::system_clock::now() + std::chrono::minutes(1);
+    use.uses_up = false;
+    boost::asio::io_context io;
+    auto answer = boost::asio::co_spawn(io, store.check(use), boost::asio::use_future);
+    io.run();
+    const gateway::ReplayAnswer a = answer.get();
+    const std::string where = gateway::parse_redis_url(c.replay_store)->where();
+    if (a.verdict == gateway::ReplayAnswer::Verdict::unavailable) {
+      out.push_back(
+          {Status::fail, "replay store", a.detail + ": one-time tokens would be refused"});
+    } else {
+      out.push_back({Status::ok, "replay store", "redis at " + where + " answers"});
+    }
+  } catch (const gateway::ConfigError& e) {
+    out.push_back({Status::fail, "replay store", e.what()});
+  }
+}
+
 void check_certificate(const gateway::Config& c, const CheckOptions& options,
                        std::vector<CheckItem>& out) {
   if (c.cert.empty()) {
@@ -185,6 +216,7 @@ std::vector<CheckItem> check_config(const gateway::Config& config, const CheckOp
   std::vector<CheckItem> items;
   check_listen(config, items);
   check_token_key(config, items);
+  check_replay_store(config, items);
   check_certificate(config, options, items);
   check_clients(config, items);
   for (const gateway::HostConfig& host : config.hosts) check_host(config, host, options, items);

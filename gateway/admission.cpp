@@ -32,13 +32,13 @@ std::string_view limit_name(Limit limit) {
 }
 
 CountTable::Ticket::Ticket(Ticket&& other) noexcept
-    : table_(std::exchange(other.table_, nullptr)), key_(std::move(other.key_)) {}
+    : table_(std::exchange(other.table_, nullptr)), entry_(std::exchange(other.entry_, nullptr)) {}
 
 CountTable::Ticket& CountTable::Ticket::operator=(Ticket&& other) noexcept {
   if (this != &other) {
     release();
     table_ = std::exchange(other.table_, nullptr);
-    key_ = std::move(other.key_);
+    entry_ = std::exchange(other.entry_, nullptr);
   }
   return *this;
 }
@@ -46,33 +46,33 @@ CountTable::Ticket& CountTable::Ticket::operator=(Ticket&& other) noexcept {
 CountTable::Ticket::~Ticket() { release(); }
 
 void CountTable::Ticket::release() noexcept {
-  if (table_) std::exchange(table_, nullptr)->give_back(key_);
+  if (table_) std::exchange(table_, nullptr)->give_back(*std::exchange(entry_, nullptr));
 }
 
 CountTable::Ticket CountTable::take(std::string_view key, std::size_t max_total,
                                     std::size_t max_per_key, Verdict& why) {
-  std::string owned(key);
   const std::lock_guard lock(mutex_);
   if (total_ >= max_total) {
     why = Verdict::total_full;
     return {};
   }
-  std::size_t& count = counts_[owned];
-  if (max_per_key != 0 && count >= max_per_key) {
+  auto it = counts_.find(key);
+  if (it == counts_.end()) {
+    it = counts_.emplace(std::string(key), 0).first;
+  } else if (max_per_key != 0 && it->second >= max_per_key) {
     why = Verdict::key_full;
-    return {};  // count > 0 here: the entry existed before
+    return {};
   }
-  ++count;
+  ++it->second;
   ++total_;
   why = Verdict::admitted;
-  return Ticket(this, std::move(owned));
+  return Ticket(this, &*it);
 }
 
-void CountTable::give_back(const std::string& key) noexcept {
+void CountTable::give_back(Entry& entry) noexcept {
   const std::lock_guard lock(mutex_);
   --total_;
-  const auto it = counts_.find(key);
-  if (it != counts_.end() && --it->second == 0) counts_.erase(it);
+  if (--entry.second == 0) counts_.erase(counts_.find(entry.first));
 }
 
 std::size_t CountTable::total() const {
@@ -82,7 +82,7 @@ std::size_t CountTable::total() const {
 
 std::size_t CountTable::count(std::string_view key) const {
   const std::lock_guard lock(mutex_);
-  const auto it = counts_.find(std::string(key));
+  const auto it = counts_.find(key);
   return it == counts_.end() ? 0 : it->second;
 }
 

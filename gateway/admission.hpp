@@ -61,6 +61,16 @@ struct AdmissionLimits {
 
 // Counts per key and in total, up to limits; the Ticket gives one back.
 class CountTable {
+  // Heterogeneous lookup: a string_view key is looked up without a copy.
+  struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view key) const noexcept {
+      return std::hash<std::string_view>{}(key);
+    }
+  };
+  using Counts = std::unordered_map<std::string, std::size_t, KeyHash, std::equal_to<>>;
+  using Entry = Counts::value_type;
+
  public:
   class Ticket {
    public:
@@ -72,10 +82,13 @@ class CountTable {
 
    private:
     friend class CountTable;
-    Ticket(CountTable* table, std::string key) : table_(table), key_(std::move(key)) {}
+    Ticket(CountTable* table, Entry* entry) : table_(table), entry_(entry) {}
     void release() noexcept;
     CountTable* table_ = nullptr;
-    std::string key_;
+    // The key's entry in the table (entries stay where they are until erased,
+    // which happens only when the last ticket for the key goes): two pointers,
+    // so that an open console holds no copy of its client's address.
+    Entry* entry_ = nullptr;
   };
 
   enum class Verdict { admitted, total_full, key_full };
@@ -90,10 +103,10 @@ class CountTable {
   std::size_t keys() const;
 
  private:
-  void give_back(const std::string& key) noexcept;
+  void give_back(Entry& entry) noexcept;
 
   mutable std::mutex mutex_;
-  std::unordered_map<std::string, std::size_t> counts_;
+  Counts counts_;
   std::size_t total_ = 0;
 };
 

@@ -1,7 +1,7 @@
 #include "gateway/authorize.hpp"
 
 #include "gateway/console_security.hpp"
-#include "gateway/replay_guard.hpp"
+#include "gateway/replay_store.hpp"
 #include "gateway/request_rules.hpp"
 #include "libvirt_adapter/domain_xml.hpp"
 #include "libvirt_adapter/hypervisors.hpp"
@@ -164,13 +164,24 @@ net::awaitable<Decision> authorize(const Authority& a, const ConsoleRequest& req
   // console that opens.
   if (claims.jti) {
     if (!a.replay) co_return refuse_named(Refusal::invalid_token, "one-time tokens not enabled");
-    const bool spice = graphics->type == ConsoleKind::spice;
+    ReplayUse use;
+    use.jti = *claims.jti;
     // Remembered past exp by more than the verifier's leeway.
-    const auto remember_until = *claims.expires + std::chrono::minutes(2);
-    const bool refused = req.opens_console
-                             ? !a.replay->admit(*claims.jti, remember_until, req.client, spice)
-                             : a.replay->refuses(*claims.jti, req.client, spice);
-    if (refused) co_return refuse_named(Refusal::invalid_token, "token already used");
+    use.expires = *claims.expires + std::chrono::minutes(2);
+    use.client = req.client;
+    use.allow_grace = graphics->type == ConsoleKind::spice;
+    use.uses_up = req.opens_console;
+    const ReplayAnswer answer = co_await a.replay->check(use);
+    switch (answer.verdict) {
+      case ReplayAnswer::Verdict::admitted:
+        break;
+      case ReplayAnswer::Verdict::already_used:
+        co_return refuse_named(Refusal::invalid_token, "token already used");
+      case ReplayAnswer::Verdict::unavailable:
+        // Fail closed: a token that can't be remembered as used is not used.
+        co_return refuse_named(Refusal::replay_store_unavailable,
+                               "one-time token store unavailable", answer.detail);
+    }
   }
   d.host_id = std::move(claims.host_id);
   d.uuid = std::move(claims.uuid);

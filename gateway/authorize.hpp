@@ -40,7 +40,7 @@ namespace cgw::gateway {
 
 struct OriginPolicy;
 struct HostSecurity;
-class ReplayGuard;
+class ReplayStore;
 using HostSecurities = std::map<std::string, HostSecurity, std::less<>>;
 
 // The configured hosts by ID.
@@ -56,7 +56,7 @@ struct Authority {
   // (the RFB layer on, no password, no TLS to the console).
   const HostSecurities* security = nullptr;
   // One-time tokens (a "jti" claim); null: such tokens are refused.
-  ReplayGuard* replay = nullptr;
+  ReplayStore* replay = nullptr;
 };
 
 // The parts of a request that decide: its target (after the base path) and

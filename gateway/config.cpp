@@ -1,6 +1,7 @@
 #include "gateway/config.hpp"
 
 #include "common/log.hpp"
+#include "gateway/redis_replay_store.hpp"
 #include "gateway/request_rules.hpp"
 #include "gateway/trusted_proxies.hpp"
 #include "tunnel/host_route.hpp"
@@ -232,7 +233,9 @@ void read_gateway(const Reader& r, const toml::table& t, Config& c) {
 
 void read_tokens(const Reader& r, const toml::table& t, Config& c) {
   const std::string s = "tokens";
-  r.only_keys(t, s, {"mode", "key_file", "audience", "max_ttl", "signing_key_file"});
+  r.only_keys(t, s,
+              {"mode", "key_file", "audience", "max_ttl", "signing_key_file", "replay_store",
+               "replay_store_password_file", "replay_store_timeout"});
   if (auto v = r.string(t, s, "signing_key_file")) c.signing_key_file = *v;
   if (auto v = r.string(t, s, "mode")) {
     if (*v == "jwt") {
@@ -248,6 +251,19 @@ void read_tokens(const Reader& r, const toml::table& t, Config& c) {
   if (auto v = r.duration(t, s, "max_ttl")) {
     c.max_ttl = std::chrono::duration_cast<std::chrono::seconds>(*v);
     if (c.max_ttl.count() <= 0) r.fail("tokens.max_ttl", "must be at least 1s");
+  }
+  if (auto v = r.string(t, s, "replay_store")) {
+    // The value is not repeated: it may hold a password.
+    if (!v->empty() && !parse_redis_url(*v)) {
+      r.fail("tokens.replay_store",
+             "must be \"redis://[[user]:password@]host[:port][/db]\" or \"unix:///path[?db=N]\"");
+    }
+    c.replay_store = *v;
+  }
+  if (auto v = r.string(t, s, "replay_store_password_file")) c.replay_store_password_file = *v;
+  if (auto v = r.duration(t, s, "replay_store_timeout")) {
+    c.replay_store_timeout = *v;
+    if (v->count() <= 0) r.fail("tokens.replay_store_timeout", "must be more than 0");
   }
 }
 

@@ -133,6 +133,12 @@ struct Config {
   std::chrono::seconds max_ttl{600};
   std::string
       signing_key_file;  // for `console-gw url`; default: key_file when it is an HS256 secret
+  // Where one-time tokens' IDs are kept: empty, in this process; or a Redis that
+  // several gateways share, "redis://[[user]:password@]host[:port][/db]" or
+  // "unix:///path[?db=N]" (checked when read). May hold a password: never logged.
+  std::string replay_store;
+  std::string replay_store_password_file;  // the password, when not in the URL
+  std::chrono::milliseconds replay_store_timeout{1000};
 
   // [hosts.<id>]; with none configured, the local hypervisor as "local".
   std::vector<HostConfig> hosts;

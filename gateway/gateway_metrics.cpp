@@ -10,9 +10,15 @@ namespace cgw::gateway {
 namespace {
 
 constexpr std::array all_refusals{
-    Refusal::invalid_token,          Refusal::token_expired,       Refusal::origin_not_allowed,
-    Refusal::unknown_host_or_domain, Refusal::no_console,          Refusal::hypervisor_unreachable,
-    Refusal::console_security,       Refusal::console_unreachable,
+    Refusal::invalid_token,
+    Refusal::token_expired,
+    Refusal::origin_not_allowed,
+    Refusal::unknown_host_or_domain,
+    Refusal::no_console,
+    Refusal::hypervisor_unreachable,
+    Refusal::console_security,
+    Refusal::console_unreachable,
+    Refusal::replay_store_unavailable,
 };
 
 // The token component's reasons (token/verifier.cpp) and the gateway's own
@@ -78,6 +84,8 @@ std::string_view refusal_key(Refusal refusal) {
       return "console_security";
     case Refusal::console_unreachable:
       return "console_unreachable";
+    case Refusal::replay_store_unavailable:
+      return "replay_store_unavailable";
   }
   return "other";
 }

@@ -18,12 +18,15 @@ enum class Refusal : std::uint16_t {
   hypervisor_unreachable = 4502,  // also: the console's TLS certificate not trusted
   console_security = 4503,  // the console's own security refused the gateway (VNC password, ...)
   console_unreachable = 4504,
+  // A one-time token (a "jti") while the shared store of used tokens (Redis,
+  // [tokens] replay_store) does not answer: refused, since it can't be used up.
+  replay_store_unavailable = 4505,
 };
 
 constexpr std::uint16_t close_code(Refusal r) { return static_cast<std::uint16_t>(r); }
 
 // 4401 → 401, 4402 → 401, 4403 → 403, 4404 → 404, 4409 → 409, 4502 → 502,
-// 4503 → 502 (the upstream's answer was bad), 4504 → 504.
+// 4503 → 502 (the upstream's answer was bad), 4504 → 504, 4505 → 503.
 constexpr unsigned http_status(Refusal r) {
   switch (r) {
     case Refusal::invalid_token:
@@ -40,6 +43,8 @@ constexpr unsigned http_status(Refusal r) {
       return 502;
     case Refusal::console_unreachable:
       return 504;
+    case Refusal::replay_store_unavailable:
+      return 503;
   }
   return 500;
 }

@@ -34,6 +34,11 @@ std::vector<std::string> restart_only_changes(const Config& running, const Confi
   note(running.write_timeout != next.write_timeout, "gateway.write_timeout");
   // The recorder's writer is made at start; a host's record = true is reloaded.
   note(running.recording != next.recording, "recording");
+  // The one-time tokens' store is made at start.
+  note(running.replay_store != next.replay_store, "tokens.replay_store");
+  note(running.replay_store_password_file != next.replay_store_password_file,
+       "tokens.replay_store_password_file");
+  note(running.replay_store_timeout != next.replay_store_timeout, "tokens.replay_store_timeout");
   // [hosts] is reloaded (gateway/host_set.hpp).
   return changed;
 }

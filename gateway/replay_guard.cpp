@@ -34,6 +34,14 @@ bool ReplayGuard::refuses(std::string_view jti, std::string_view client, bool al
   return !(allow_grace && it->second.client == client && now - it->second.first <= grace_);
 }
 
+boost::asio::awaitable<ReplayAnswer> ReplayGuard::check(const ReplayUse& use) {
+  const bool admitted = use.uses_up ? admit(use.jti, use.expires, use.client, use.allow_grace)
+                                    : !refuses(use.jti, use.client, use.allow_grace);
+  ReplayAnswer answer;
+  answer.verdict = admitted ? ReplayAnswer::Verdict::admitted : ReplayAnswer::Verdict::already_used;
+  co_return answer;
+}
+
 std::size_t ReplayGuard::remembered() const {
   std::lock_guard lock(mutex_);
   return used_.size();

@@ -1,6 +1,6 @@
 // ReplayGuard: one-time tokens. A token that carries a "jti" opens a console
-// once; its ID is remembered until the token expires, in this process (issue
-// 15 adds a store shared by several gateways).
+// once; its ID is remembered until the token expires, in this process (the
+// default ReplayStore; RedisReplayStore shares them between gateways).
 //
 // SPICE is the exception the protocol forces: spice-html5 opens one WebSocket
 // per SPICE channel (main, display, inputs, cursor, ...), each with the page's
@@ -11,6 +11,8 @@
 // expired IDs now and then, so memory stays bounded by the tokens alive.
 #pragma once
 
+#include "gateway/replay_store.hpp"
+
 #include <chrono>
 #include <cstddef>
 #include <mutex>
@@ -20,7 +22,7 @@
 
 namespace cgw::gateway {
 
-class ReplayGuard {
+class ReplayGuard final : public ReplayStore {
  public:
   using Clock = std::chrono::system_clock;
   explicit ReplayGuard(std::chrono::seconds grace = std::chrono::seconds(30)) : grace_(grace) {}
@@ -37,6 +39,9 @@ class ReplayGuard {
                Clock::time_point now = Clock::now()) const;
 
   std::size_t remembered() const;
+
+  // admit() or refuses(), answered at once on the caller's thread.
+  boost::asio::awaitable<ReplayAnswer> check(const ReplayUse& use) override;
 
  private:
   struct Use {

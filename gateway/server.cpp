@@ -7,6 +7,7 @@
 #include "gateway/gateway_metrics.hpp"
 #include "gateway/host_set.hpp"
 #include "gateway/recording.hpp"
+#include "gateway/redis_replay_store.hpp"
 #include "gateway/reload.hpp"
 #include "gateway/replay_guard.hpp"
 #include "gateway/request_rules.hpp"
@@ -70,6 +71,15 @@ AdmissionLimits admission_limits(const LimitsConfig& l) {
   return a;
 }
 
+// One-time tokens' IDs: in this process, or in the Redis that the gateways
+// share. Throws ConfigError when the password file can't be read.
+std::unique_ptr<ReplayStore> make_replay_store(const Config& config) {
+  if (config.replay_store.empty()) return std::make_unique<ReplayGuard>();
+  RedisStoreOptions options = redis_store_options(config);
+  logger.info("one-time tokens: shared in redis at ", options.target.where());
+  return std::make_unique<RedisReplayStore>(std::move(options));
+}
+
 }  // namespace
 
 struct Server::Impl {
@@ -81,6 +91,7 @@ struct Server::Impl {
         contexts(make_contexts(threads)),
         ioc(*contexts.front()),
         credentials(load_credentials(config)),
+        replay(make_replay_store(config)),
         // Always there: a reload may add a host reached through SSH.
         ssh_tunnels(
             std::make_shared<tunnel::SshTunnels>(ioc.get_executor(), tunnel::SshTunnelOptions{})),
@@ -92,7 +103,7 @@ struct Server::Impl {
                  credentials,
                  hosts,
                  origin_policy,
-                 &replay,
+                 replay.get(),
                  ConsoleOpeners{connector},
                  events,
                  sessions,
@@ -113,7 +124,9 @@ struct Server::Impl {
     events.add(gateway_metrics);
     services.admission = &admission;
     services.recorder = &recorder;
+    services.pump_options = session_pump_options(config);
     admission.expose(metrics);
+    if (auto* redis = dynamic_cast<RedisReplayStore*>(replay.get())) redis->expose(metrics);
   }
 
   // One io_context per network thread, each run by its thread alone: a session
@@ -169,9 +182,9 @@ struct Server::Impl {
   std::vector<std::unique_ptr<net::io_context>> contexts;
   net::io_context& ioc;
   std::vector<net::executor_work_guard<net::io_context::executor_type>> guards;
-  std::size_t next_context_index = 0;  // used by the acceptor only
-  CurrentCredentials credentials;      // a reload replaces them
-  ReplayGuard replay;                  // one-time tokens' IDs, until they expire
+  std::size_t next_context_index = 0;   // used by the acceptor only
+  CurrentCredentials credentials;       // a reload replaces them
+  std::unique_ptr<ReplayStore> replay;  // one-time tokens' IDs, until they expire
   std::shared_ptr<tunnel::SshTunnels> ssh_tunnels;
   CurrentHostSet hosts;  // a reload replaces them
   // What `hosts` was built from (config.hosts is the configuration at start).

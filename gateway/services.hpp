@@ -11,6 +11,7 @@
 #include "gateway/host_set.hpp"
 #include "gateway/static_files.hpp"
 #include "gateway/trusted_proxies.hpp"
+#include "stream/pump.hpp"
 
 #include <optional>
 
@@ -45,7 +46,7 @@ struct Services {
   // replaces them.
   const CurrentHostSet& hosts;
   const OriginPolicy& origin_policy;
-  ReplayGuard* replay;  // one-time tokens
+  ReplayStore* replay;  // one-time tokens (in this process or shared)
   ConsoleOpeners openers;
   SessionEvents& events;
   SessionRegistry& sessions;  // the open consoles, for a graceful stop
@@ -56,6 +57,9 @@ struct Services {
   MetricsEndpoint metrics;           // <base>/metrics
   Admission* admission = nullptr;    // [limits]: set by the Server, never null while serving
   Recorder* recorder = nullptr;      // [recording]: null, nothing is recorded
+  // Every console's pump: the write timeout and the session limits, with their
+  // sentences made once (session_pump_options()), not per session.
+  stream::PumpOptions pump_options{};
 
   // What a session authorises with: the credentials and hosts it took when it began.
   Authority authority_for(const Credentials& session, const HostSet& session_hosts) const {

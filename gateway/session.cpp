@@ -79,10 +79,13 @@ std::string prefix(const SessionState& state) { return SessionLogWriter::prefix(
 // What authorisation reads of a request. The views point into `req` and `state`.
 // `opens_console`: the WebSocket that opens the console (and uses up a
 // one-time token), rather than the page or the status check that only look.
+// The client is its address without the port (the log's has it): a SPICE
+// page's channels come from as many ports, and its one-time token's grace rule
+// asks for the same client.
 ConsoleRequest console_request(const Request& req, std::string_view target,
                                const SessionState& state, bool opens_console = false) {
   return {target,       req[http::field::origin], req[http::field::host], req[http::field::cookie],
-          state.scheme, state.info.client,        opens_console};
+          state.scheme, state.client_address,     opens_console};
 }
 
 // How a console path is named in the log and the metrics.
@@ -342,54 +345,47 @@ net::awaitable<std::optional<stream::EndReason>> vm_stopped_reason(const HostSet
   co_return std::nullopt;
 }
 
-// Pumps a connected console until either side ends, as one of the open consoles
-// that stopping the gateway closes with 1001.
-// `browser` is `client` itself, or the recording layer around it.
-template <class Client>
-net::awaitable<void> pump_console(Client& client, stream::ByteStream& browser, Connected& c,
-                                  Services& s, const SessionState& state) {
-  s.events.connected(state.info, console_opened(c, state));
-  // The ender may be called just as the session ends; what it posts runs on this
-  // session's executor, and `alive` (cleared there) tells it whether we are still here.
-  auto alive = std::make_shared<bool>(true);
-  struct Leaving {
-    std::shared_ptr<bool> alive;
-    ~Leaving() { *alive = false; }
-  } leaving{alive};
-  stream::ByteStream* console_stream = c.console.get();
-  const auto executor = co_await net::this_coro::executor;
-  const SessionRegistry::Entry registered =
-      s.sessions.add(state.info.id, [&client, console_stream, alive, executor] {
-        net::post(executor, [&client, console_stream, alive] {
-          if (!*alive) return;
-          client.override_close_reason({1001, "gateway restarting"});
-          console_stream->abort();
-        });
-      });
-  stream::PumpOptions pump_options;
-  // The limits' sentences only when they are on: an idle console costs no
-  // allocation for them (the pump copies its options).
-  pump_options.idle_timeout = s.config.limits.idle_timeout;
-  if (pump_options.idle_timeout.count() > 0) {
-    pump_options.idle.text = "console idle for " + duration_words(s.config.limits.idle_timeout);
+// Asks libvirt, when a console ended by itself, whether its VM stopped.
+class VmStoppedReason final : public stream::ConsoleEndReason {
+ public:
+  explicit VmStoppedReason(const SessionState& state) : state_(state) {}
+  net::awaitable<std::optional<stream::EndReason>> explain() override {
+    return vm_stopped_reason(*state_.hosts, state_.info);
   }
-  pump_options.max_length = s.config.limits.max_session_length;
-  if (pump_options.max_length.count() > 0) {
-    pump_options.too_long.text =
-        "session time limit (" + duration_words(s.config.limits.max_session_length) + ") reached";
-  }
-  pump_options.write_timeout = s.config.write_timeout;
-  pump_options.console_end_reason = [&state] {
-    return vm_stopped_reason(*state.hosts, state.info);
-  };
-  const stream::PumpResult result = co_await stream::pump(browser, *c.console, pump_options);
-  if (result.stalled && result.ended_by == stream::PumpResult::Ender::console) {
-    // The pump stopped reading the browser when the console stopped taking its
-    // data; read (and drop) the rest until its close reply, so that closing the
-    // socket with unread data does not reset the connection before the browser
-    // has read why (at most the close handshake's 5 s).
-    co_await client.close_and_drain(pump_options.console_stalled);
-  }
+
+ private:
+  const SessionState& state_;
+};
+
+// An open console among those that stopping the gateway closes with 1001. The
+// ender may be called just as the session ends; what it posts runs on this
+// session's executor, and `alive` (cleared there, when this goes) tells it
+// whether the session is still here.
+class OpenConsole {
+ public:
+  template <class Client>
+  OpenConsole(Services& s, const SessionState& state, Client& client,
+              stream::ByteStream* console_stream, const net::any_io_executor& executor)
+      : alive_(std::make_shared<bool>(true)),
+        registered_(
+            s.sessions.add(state.info.id, [&client, console_stream, alive = alive_, executor] {
+              net::post(executor, [&client, console_stream, alive] {
+                if (!*alive) return;
+                client.override_close_reason({1001, "gateway restarting"});
+                console_stream->abort();
+              });
+            })) {}
+  OpenConsole(const OpenConsole&) = delete;
+  OpenConsole& operator=(const OpenConsole&) = delete;
+  ~OpenConsole() { *alive_ = false; }
+
+ private:
+  std::shared_ptr<bool> alive_;
+  SessionRegistry::Entry registered_;
+};
+
+// Tells the events how the console ended, and counts the limits that ended it.
+void report_end(Services& s, const SessionState& state, const stream::PumpResult& result) {
   SessionEnded end;
   end.ended_by = result.ended_by == stream::PumpResult::Ender::client
                      ? SessionEnded::Ender::client
@@ -407,6 +403,29 @@ net::awaitable<void> pump_console(Client& client, stream::ByteStream& browser, C
     s.admission->refused(Limit::max_session_length);
   }
   s.events.ended(state.info, end);
+}
+
+// Pumps a connected console until either side ends. The work that does not
+// wait is in plain functions: what a coroutine declares stays in its frame for
+// as long as the console is open. `browser` is `client` itself, or the
+// recording layer around it.
+template <class Client>
+net::awaitable<void> pump_console(Client& client, stream::ByteStream& browser, Connected& c,
+                                  Services& s, const SessionState& state) {
+  s.events.connected(state.info, console_opened(c, state));
+  const net::any_io_executor executor = co_await net::this_coro::executor;
+  const OpenConsole open(s, state, client, c.console.get(), executor);
+  VmStoppedReason why_ended(state);
+  const stream::PumpResult result =
+      co_await stream::pump(browser, *c.console, s.pump_options, &why_ended);
+  if (result.stalled && result.ended_by == stream::PumpResult::Ender::console) {
+    // The pump stopped reading the browser when the console stopped taking its
+    // data; read (and drop) the rest until its close reply, so that closing the
+    // socket with unread data does not reset the connection before the browser
+    // has read why (at most the close handshake's 5 s).
+    co_await client.close_and_drain(s.pump_options.console_stalled);
+  }
+  report_end(s, state, result);
 }
 
 // A session after its 101: our own framing (WsStream over a plain socket,
@@ -611,12 +630,30 @@ net::awaitable<bool> answer_http(Stream& stream, const Request& req, const Route
   co_return co_await send(stream, req, res);
 }
 
+// An address as text, without inet_ntop's printf for the common IPv4 case
+// (it is formatted for every connection).
+std::string address_text(const net::ip::address& address) {
+  if (!address.is_v4()) return address.to_string();
+  const auto bytes = address.to_v4().to_bytes();
+  std::string text;
+  text.reserve(15);
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    if (i > 0) text += '.';
+    const unsigned b = bytes[i];
+    if (b >= 100) text += static_cast<char>('0' + b / 100);
+    if (b >= 10) text += static_cast<char>('0' + b / 10 % 10);
+    text += static_cast<char>('0' + b % 10);
+  }
+  return text;
+}
+
 // Who the browser is: the TCP peer, unless the peer is a trusted proxy that says.
 void apply_forwarding(const Services& s, const Request& req, SessionState& state) {
-  state.info.client = state.info.peer;
-  state.client_address = state.peer.to_string();
   state.scheme = state.secure ? "https" : "http";
-  if (!s.proxies.trusts(state.peer)) return;
+  if (!s.proxies.trusts(state.peer)) return;  // the client stays the peer
+  // Each request says anew (keep-alive): start from the peer.
+  state.info.client = state.info.peer;
+  state.client_address = address_text(state.peer);
   const auto joined = [&req](std::string_view name) {
     std::string all;
     for (auto [it, end] = req.equal_range(name); it != end; ++it) {
@@ -706,6 +743,21 @@ net::awaitable<void> serve(Stream stream, beast::flat_buffer buffer, Services& s
 
 }  // namespace
 
+stream::PumpOptions session_pump_options(const Config& config) {
+  stream::PumpOptions options;
+  options.write_timeout = config.write_timeout;
+  options.idle_timeout = config.limits.idle_timeout;
+  if (options.idle_timeout.count() > 0) {
+    options.idle.text = "console idle for " + duration_words(config.limits.idle_timeout);
+  }
+  options.max_length = config.limits.max_session_length;
+  if (options.max_length.count() > 0) {
+    options.too_long.text =
+        "session time limit (" + duration_words(config.limits.max_session_length) + ") reached";
+  }
+  return options;
+}
+
 void report_session_end(std::exception_ptr error) {
   if (!error) return;
   try {
@@ -724,14 +776,15 @@ net::awaitable<void> run_session(tcp::socket socket, Services& s, std::uint64_t 
   const auto peer = socket.remote_endpoint(ec);
   if (!ec) {
     state.peer = peer.address();
-    state.info.peer = (peer.address().is_v6() ? "[" + peer.address().to_string() + "]"
-                                              : peer.address().to_string()) +
-                      ":" + std::to_string(peer.port());
+    state.client_address = address_text(state.peer);
+    state.info.peer =
+        (state.peer.is_v6() ? "[" + state.client_address + "]" : state.client_address) + ":" +
+        std::to_string(peer.port());
   } else {
     state.info.peer = "?";
+    state.client_address = state.peer.to_string();
   }
   state.info.client = state.info.peer;
-  state.client_address = state.peer.to_string();
   state.handshake_deadline = state.info.started + s.config.limits.handshake_timeout;
   // A place among the connections in their handshake, until the upgrade (or
   // the end): many slow ones from one peer (slowloris) take only its share.

@@ -7,6 +7,8 @@
 // thread's io_context.
 #pragma once
 
+#include "stream/pump.hpp"
+
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
@@ -15,10 +17,14 @@
 
 namespace cgw::gateway {
 
+struct Config;
 struct Services;
 
 // The completion of a session's coroutine: logs an exception that escaped it.
 void report_session_end(std::exception_ptr error);
+
+// What every console's pump runs with under `config` (Services::pump_options).
+stream::PumpOptions session_pump_options(const Config& config);
 
 boost::asio::awaitable<void> run_session(boost::asio::ip::tcp::socket socket, Services& services,
                                          std::uint64_t session_id);

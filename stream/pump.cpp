@@ -34,12 +34,35 @@ struct WriteProgress {
 
 // Why the watchdog ended the session, for end_session to report rather than the
 // error its aborting caused.
+// Two bytes: it sits in every idle session's frame.
 struct Cut {
-  PumpResult::Ender ender;
-  bool stalled;  // a write made no progress (else: the client stream ended itself)
-  // A session limit ended it (idle_timeout, max_length): told to the client.
-  const EndReason* limit = nullptr;
-  error_code limit_error{};
+  enum class Why : std::uint8_t {
+    stalled,   // a write made no progress
+    gave_up,   // the client stream ended itself (its heartbeat gave up)
+    idle,      // idle_timeout
+    too_long,  // max_length
+  };
+  Ender ender;
+  Why why;
+
+  bool stalled() const { return why == Why::stalled; }
+  // The session limit that ended it, told to the client; null for the others.
+  const EndReason* limit(const PumpOptions& o) const {
+    return why == Why::idle ? &o.idle : why == Why::too_long ? &o.too_long : nullptr;
+  }
+  error_code error() const {
+    switch (why) {
+      case Why::stalled:
+        return stalled_error();
+      case Why::gave_up:
+        break;
+      case Why::idle:
+        return idle_error();
+      case Why::too_long:
+        return too_long_error();
+    }
+    return boost::asio::error::timed_out;
+  }
 };
 
 // How many ticks of `period` make at least `limit`.
@@ -69,8 +92,8 @@ std::chrono::milliseconds tick_period(const PumpOptions& o) {
 struct PumpState final : TickerMember {
   // A constructor, not brace-initialisation: GCC 12 mis-destroys aggregates
   // initialised with temporaries inside a coroutine frame.
-  PumpState(ByteStream& c, ByteStream& k, const PumpOptions& o)
-      : client(c), console(k), options(o) {}
+  PumpState(ByteStream& c, ByteStream& k, const PumpOptions& o, ConsoleEndReason* w)
+      : client(c), console(k), options(o), why_ended(w) {}
   ~PumpState() override { leave(); }
 
   void watch(const net::any_io_executor& executor) {
@@ -90,7 +113,7 @@ struct PumpState final : TickerMember {
       // The client stream gave up on its peer (the browser's heartbeat went
       // unanswered) while no operation of ours waited on it to fail: the other
       // direction may be stuck writing to a console that stopped reading.
-      cut_session(Cut{Ender::client, false});
+      cut_session(Cut{Ender::client, Cut::Why::gave_up});
       return;
     }
     const bool upstream_stuck = options.write_timeout.count() > 0 && stuck(upstream);
@@ -107,9 +130,9 @@ struct PumpState final : TickerMember {
     } else if (upstream_stuck) {
       // The console stopped reading. Its stuck write fails, and end_session
       // tells the client why (options.console_stalled).
-      cut_session(Cut{Ender::console, true});
+      cut_session(Cut{Ender::console, Cut::Why::stalled});
     } else {
-      cut_session(Cut{Ender::client, true});
+      cut_session(Cut{Ender::client, Cut::Why::stalled});
     }
   }
 
@@ -127,7 +150,7 @@ struct PumpState final : TickerMember {
   void check_limits() {
     ++ticks;
     if (length_ticks_needed != 0 && ticks >= length_ticks_needed) {
-      cut_session(Cut{Ender::console, false, &options.too_long, too_long_error()});
+      cut_session(Cut{Ender::console, Cut::Why::too_long});
       return;
     }
     if (idle_ticks_needed == 0) return;
@@ -138,7 +161,7 @@ struct PumpState final : TickerMember {
       return;
     }
     if (++idle_ticks >= idle_ticks_needed) {
-      cut_session(Cut{Ender::console, false, &options.idle, idle_error()});
+      cut_session(Cut{Ender::console, Cut::Why::idle});
     }
   }
 
@@ -154,7 +177,8 @@ struct PumpState final : TickerMember {
 
   ByteStream& client;
   ByteStream& console;
-  PumpOptions options;
+  const PumpOptions& options;  // the caller's, shared by many sessions
+  ConsoleEndReason* why_ended;
   PumpResult result;
   WriteProgress upstream;    // client → console
   WriteProgress downstream;  // console → client
@@ -179,18 +203,16 @@ net::awaitable<void> end_session(PumpState& state, Ender ender, error_code error
   state.ending = true;
   if (state.cut) {
     ender = state.cut->ender;
-    error = state.cut->stalled ? stalled_error()
-            : state.cut->limit ? state.cut->limit_error
-                               : error_code(net::error::timed_out);
-    state.result.stalled = state.cut->stalled;
+    error = state.cut->error();
+    state.result.stalled = state.cut->stalled();
   }
   state.result.ended_by = ender;
   state.result.error = error;
-  if (state.cut && state.cut->limit) {
+  if (state.cut && state.cut->limit(state.options)) {
     // A session limit (idle, length) ended it: the browser is told which, and
     // the console let go, as when the console ends.
-    const EndReason why = *state.cut->limit;
-    state.result.told = why;
+    const EndReason why = *state.cut->limit(state.options);
+    state.result.told = std::make_unique<EndReason>(why);
     state.console.abort();
     co_await state.client.close(why);
     co_return;
@@ -204,11 +226,12 @@ net::awaitable<void> end_session(PumpState& state, Ender ender, error_code error
                                         ? std::optional(state.options.console_stalled)
                                         : state.console.ending();
     state.console.abort();
-    if (!said && state.options.console_end_reason && error != net::error::operation_aborted) {
-      said = co_await state.options.console_end_reason();
+    if (!said && state.why_ended && error != net::error::operation_aborted) {
+      said = co_await state.why_ended->explain();
     }
     const EndReason why = said.value_or(state.options.console_closed);
-    if (error != net::error::operation_aborted) state.result.told = why;
+    if (error != net::error::operation_aborted)
+      state.result.told = std::make_unique<EndReason>(why);
     co_await state.client.close(why);
   } else {
     state.console.abort();
@@ -332,10 +355,10 @@ error_code idle_error() { return error_code(2, stalled_error().category()); }
 
 error_code too_long_error() { return error_code(3, stalled_error().category()); }
 
-net::awaitable<PumpResult> pump(ByteStream& client, ByteStream& console,
-                                const PumpOptions& options) {
+net::awaitable<PumpResult> pump(ByteStream& client, ByteStream& console, const PumpOptions& options,
+                                ConsoleEndReason* why_ended) {
   const auto executor = co_await net::this_coro::executor;
-  PumpState state(client, console, options);
+  PumpState state(client, console, options, why_ended);
   state.watch(executor);
   // client → console runs beside us; console → client runs here. Then we wait
   // for the other one (it stops soon after: end_session aborted or closed its
@@ -360,7 +383,7 @@ net::awaitable<PumpResult> pump(ByteStream& client, ByteStream& console,
     }
     co_await state.joined->async_wait(net::as_tuple(net::use_awaitable));
   }
-  co_return state.result;
+  co_return std::move(state.result);
 }
 
 }  // namespace cgw::stream

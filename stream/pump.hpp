@@ -10,7 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
-#include <functional>
+#include <memory>
 #include <optional>
 
 namespace cgw::stream {
@@ -26,11 +26,6 @@ struct PumpOptions {
   // Told to the client when the console side ends first (unless the console's
   // stream says why itself: ByteStream::ending()).
   EndReason console_closed{1000, "console closed"};
-  // When the console ended by itself (its stream gives no ending() and was not
-  // aborted nor cut), asked for a better reason than console_closed once the
-  // console is let go (the gateway asks libvirt whether the VM stopped).
-  // Empty, or nullopt from it: console_closed.
-  std::function<boost::asio::awaitable<std::optional<EndReason>>()> console_end_reason;
   // A write that has not completed for this long (the peer stopped reading) ends
   // the session: both streams are aborted, and when the console is the one that
   // stopped, the client is told `console_stalled`. Zero: never. Checked by one
@@ -58,6 +53,19 @@ error_code stalled_error();
 error_code idle_error();
 error_code too_long_error();
 
+// Asked, when the console ended by itself (its stream gave no ending() and was
+// neither aborted nor cut), for a better reason than PumpOptions::console_closed,
+// once the console is let go (the gateway asks libvirt whether the VM stopped).
+// Nullopt from it: console_closed. Per session, beside options that many
+// sessions share.
+class ConsoleEndReason {
+ public:
+  virtual boost::asio::awaitable<std::optional<EndReason>> explain() = 0;
+
+ protected:
+  ~ConsoleEndReason() = default;
+};
+
 struct PumpResult {
   enum class Ender { client, console };
   Ender ended_by = Ender::client;
@@ -66,18 +74,25 @@ struct PumpResult {
   error_code error;
   bool stalled = false;  // a write made no progress for write_timeout
   // When the console ended first, by itself: what the client was told.
-  std::optional<EndReason> told;
+  std::unique_ptr<EndReason> told;  // a pointer: a PumpResult sits in idle sessions' frames
   std::uint64_t client_to_console = 0;
   std::uint64_t console_to_client = 0;
 };
 
 // Runs on the caller's executor (one thread, or a strand); returns when both directions
 // have stopped. The client stream is closed in order when the console ends; the
-// console stream is aborted when the client ends. `options` is copied when the
-// coroutine first runs, so it must outlive that first resumption (awaiting pump()
-// directly is enough). By reference and without a default: GCC 12 mis-destroys
-// defaulted by-value coroutine parameters.
+// console stream is aborted when the client ends. `options` and `why_ended`
+// (null: none) are referred to, not copied (many sessions may share one
+// PumpOptions), so both must outlive the pump: awaiting pump() directly is
+// enough. By reference and without a default: GCC 12 mis-destroys defaulted
+// by-value coroutine parameters.
 boost::asio::awaitable<PumpResult> pump(ByteStream& client, ByteStream& console,
-                                        const PumpOptions& options);
+                                        const PumpOptions& options, ConsoleEndReason* why_ended);
+
+// The same with no ConsoleEndReason.
+inline boost::asio::awaitable<PumpResult> pump(ByteStream& client, ByteStream& console,
+                                               const PumpOptions& options) {
+  return pump(client, console, options, nullptr);
+}
 
 }  // namespace cgw::stream

@@ -6,6 +6,7 @@
 #include "admin_support.hpp"
 #include "sshd_fixture.hpp"
 #include "tests/support/closed_port.hpp"
+#include "tests/support/redis_server.hpp"
 #include "tests/support/scratch.hpp"
 
 #include <gtest/gtest.h>
@@ -90,6 +91,29 @@ TEST_F(Check, AMissingTokenKeyFails) {
   EXPECT_EQ(ran.status, 1);
   EXPECT_NE(ran.output.find("FAIL  token key             tokens.key_file: "), std::string::npos)
       << ran.output;
+}
+
+// [tokens] replay_store: a real redis-server that answers, then is stopped;
+// its password never shows.
+TEST_F(Check, TheReplayStoreAnswersOrFails) {
+  cgw::test::RedisServer redis(dir.dir().string(), "cgw-check-redis-pw");
+  dir.write("redis.password", "cgw-check-redis-pw\n");
+  const std::string file =
+      config(400, "replay_store = \"redis://127.0.0.1:" + std::to_string(redis.port()) +
+                      "\"\nreplay_store_password_file = \"" + dir.path("redis.password") +
+                      "\"\n[hosts.local]\nuri = \"test:///default\"\n");
+  const Ran ran = check(file);
+  EXPECT_EQ(ran.status, 0) << ran.output;
+  EXPECT_NE(ran.output.find("ok    replay store          redis at 127.0.0.1:" +
+                            std::to_string(redis.port()) + " answers"),
+            std::string::npos)
+      << ran.output;
+  redis.stop();
+  const Ran down = check(file);
+  EXPECT_EQ(down.status, 1) << down.output;
+  EXPECT_NE(down.output.find("FAIL  replay store          redis at 127.0.0.1:"), std::string::npos)
+      << down.output;
+  EXPECT_EQ(down.output.find("cgw-check-redis-pw"), std::string::npos) << down.output;
 }
 
 // A real sshd; the gateway's key is authorised there, and known_hosts is right or wrong.
