@@ -232,6 +232,7 @@ net::awaitable<Decision> authorize(const Authority& a, const ConsoleRequest& req
   d.target->path = std::move(path);
   d.target->security = security;
   d.target->view_only = claims.view_only;
+  d.target->record = claims.record || (security && security->record);
   d.target->tls = tls;
   if (graphics->type == ConsoleKind::vnc && security) {
     d.target->console_password =

@@ -83,6 +83,7 @@ struct ConsoleTarget {
   tunnel::ConsolePath path;
   const HostSecurity* security = nullptr;  // null: the defaults
   bool view_only = false;                  // the token's view_only claim
+  bool record = false;                     // the token's record claim or the host's record = true
   bool tls = false;  // the console is reached over TLS from the start (SPICE tlsPort)
   // The VNC password or SPICE ticket the gateway answers with (libvirt's or
   // the host's file). A secret: never logged, never sent to the browser.

@@ -11,12 +11,14 @@ namespace {
 
 constexpr const char* serve_usage = R"(usage: console-gw [options]
        console-gw token --host ID --uuid UUID [--console vnc|spice|serial] [--ttl 60s]
-                        [--view-only] [--one-time] [--audience AUD] --signing-key FILE
+                        [--view-only] [--record] [--one-time] [--audience AUD]
+                        --signing-key FILE
        console-gw url --host ID --uuid UUID [--console vnc|spice|serial] [--ttl 60s]
                       [--config FILE] [--signing-key FILE] [--public-host NAME]
                       [--base-path PREFIX]
        console-gw setup [--answers FILE] [--dry-run] [--root DIR]
        console-gw check [--config FILE] [--no-hosts]
+       console-gw replay FILE [--speed N] [--listen ADDR] [--ws-port P] [--novnc-dir DIR]
 
 A WebSocket gateway to libvirt VM consoles (noVNC, spice-html5).
 
@@ -38,7 +40,7 @@ options:
 
 constexpr const char* url_usage =
     R"(usage: console-gw url --host ID --uuid UUID [--console vnc|spice|serial] [--ttl 60s]
-                      [--device ALIAS] [--force] [--view-only] [--config FILE]
+                      [--device ALIAS] [--force] [--view-only] [--record] [--config FILE]
                       [--signing-key FILE] [--public-host NAME]
                       [--base-path PREFIX]
 
@@ -50,17 +52,29 @@ gateway.public_scheme, else https when the gateway has a certificate.
 
 constexpr const char* token_usage =
     R"(usage: console-gw token --host ID --uuid UUID [--console vnc|spice|serial]
-                        [--device ALIAS] [--force] [--ttl 60s] [--view-only]
+                        [--device ALIAS] [--force] [--ttl 60s] [--view-only] [--record]
                         [--one-time] [--audience AUD] --signing-key FILE
 
 Prints a signed console token. FILE is an HS256 shared secret or a PEM private
 key (EC P-256: ES256, Ed25519: EdDSA, RSA: RS256). --view-only: the console
 shows the screen and drops the browser's keyboard, mouse and clipboard (VNC).
+--record: the session is recorded ([recording] in the gateway's config).
 --one-time: the token carries a random "jti" and opens a console once (a
 SPICE console's further channels follow within 30 s from the same address).
 --console serial: the domain's serial console through libvirt; --device names
 it by its alias (serial0, console0; default the first), --force takes it over
 from another client that holds it.
+)";
+
+constexpr const char* replay_usage =
+    R"(usage: console-gw replay FILE [--speed N] [--listen ADDR] [--ws-port P]
+                         [--novnc-dir DIR]
+
+Shows a session recording (docs/recording.md) to noVNC as if it were live, at N
+times its speed (default 1; 0.5 is half as fast), read-only: the browser's
+keyboard and mouse are dropped. Serves the console page and noVNC on ADDR
+(default 127.0.0.1) and port P (default 6080), and prints the URL to open.
+Recordings are as sensitive as the screens they show: keep ADDR local.
 )";
 
 [[noreturn]] void bad(const std::string& flag, const std::string& problem) {
@@ -133,6 +147,8 @@ bool token_flag(const std::string& flag, Args& args, TokenCommand& cmd) {
     cmd.audience = args.value(flag);
   } else if (flag == "--view-only") {
     cmd.view_only = true;
+  } else if (flag == "--record") {
+    cmd.record = true;
   } else if (flag == "--one-time") {
     cmd.one_time = true;
   } else {
@@ -200,6 +216,38 @@ Command parse_url(const std::vector<std::string>& argv) {
   return cmd;
 }
 
+Command parse_replay(const std::vector<std::string>& argv) {
+  ReplayCommand cmd;
+  Args args(argv, 2);
+  while (!args.done()) {
+    const std::string flag = args.next_flag();
+    if (flag == "--help" || flag == "-h") return HelpCommand{replay_usage};
+    if (flag == "--speed") {
+      const std::string text = args.value(flag);
+      double speed = 0;
+      auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), speed);
+      if (ec != std::errc() || ptr != text.data() + text.size() || !(speed > 0) || speed > 1000) {
+        bad(flag, "must be a number above 0 and at most 1000, got '" + text + "'");
+      }
+      cmd.speed = speed;
+    } else if (flag == "--listen") {
+      cmd.listen = args.value(flag);
+    } else if (flag == "--ws-port") {
+      cmd.port = port_value(flag, args.value(flag));
+    } else if (flag == "--novnc-dir") {
+      cmd.novnc_dir = args.value(flag);
+    } else if (flag.starts_with("-")) {
+      bad(flag, "unknown option (see console-gw replay --help)");
+    } else if (cmd.file.empty()) {
+      cmd.file = flag;
+    } else {
+      bad(flag, "only one recording at a time");
+    }
+  }
+  if (cmd.file.empty()) bad("replay", "needs the recording's file (console-gw replay FILE)");
+  return cmd;
+}
+
 }  // namespace
 
 std::string console_url(const Config& config, const std::string& token) {
@@ -212,6 +260,7 @@ std::string console_url(const Config& config, const std::string& token) {
 Command parse_command_line(const std::vector<std::string>& argv) {
   if (argv.size() > 1 && argv[1] == "token") return parse_token(argv);
   if (argv.size() > 1 && argv[1] == "url") return parse_url(argv);
+  if (argv.size() > 1 && argv[1] == "replay") return parse_replay(argv);
 
   // The file first, so that flags override it wherever they stand.
   Config config;

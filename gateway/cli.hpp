@@ -5,6 +5,7 @@
 #include "gateway/config.hpp"
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <variant>
@@ -23,6 +24,7 @@ struct TokenCommand {
   std::optional<std::string> device;   // serial: the device's alias ("serial0")
   bool force = false;                  // serial: take the console over
   bool view_only = false;
+  bool record = false;    // the "record" claim: the session is recorded
   bool one_time = false;  // a random "jti": the token opens a console once
   std::chrono::seconds ttl{60};
   std::string signing_key;
@@ -35,13 +37,23 @@ struct UrlCommand {
   Config config;
 };
 
+// `console-gw replay FILE`: a recording shown to noVNC as if live (replay.hpp).
+struct ReplayCommand {
+  std::string file;
+  double speed = 1.0;  // 2: twice as fast
+  std::string listen = "127.0.0.1";
+  std::uint16_t port = 6080;
+  std::string novnc_dir = "/usr/share/novnc";
+};
+
 struct HelpCommand {
   std::string text;
 };
 
 struct VersionCommand {};
 
-using Command = std::variant<ServeCommand, TokenCommand, UrlCommand, HelpCommand, VersionCommand>;
+using Command = std::variant<ServeCommand, TokenCommand, UrlCommand, ReplayCommand, HelpCommand,
+                             VersionCommand>;
 
 // The console page's URL for a token: <scheme>://<public_host><base_path>/console?token=...
 std::string console_url(const Config& config, const std::string& token);

@@ -295,6 +295,20 @@ void read_limits(const Reader& r, const toml::table& t, Config& c) {
   if (auto v = r.duration(t, s, "max_session_length")) l.max_session_length = *v;
 }
 
+void read_recording(const Reader& r, const toml::table& t, Config& c) {
+  const std::string s = "recording";
+  r.only_keys(t, s, {"directory", "max_bytes", "include_input"});
+  RecordingConfig& rc = c.recording;
+  if (auto v = r.string(t, s, "directory")) {
+    if (v->empty() || v->front() != '/') r.fail("recording.directory", "must be an absolute path");
+    rc.directory = *v;
+  }
+  if (auto v = r.integer(t, s, "max_bytes", 4096, std::int64_t{1} << 40)) {
+    rc.max_bytes = static_cast<std::uint64_t>(*v);
+  }
+  if (auto v = r.boolean(t, s, "include_input")) rc.include_input = *v;
+}
+
 void read_host(const Reader& r, const std::string& id, const toml::table& t, Config& c) {
   const std::string s = "hosts." + id;
   if (!valid_host_id(id)) r.fail(s, "host IDs may contain only letters, digits and '_'");
@@ -302,7 +316,7 @@ void read_host(const Reader& r, const std::string& id, const toml::table& t, Con
               {"uri", "address", "ssh", "ssh_user", "ssh_port", "ssh_key", "ssh_agent",
                "known_hosts", "console_via", "vnc_security", "vnc_password_from_libvirt",
                "vnc_password_file", "spice_password_from_libvirt", "spice_password_file",
-               "console_ca", "console_cert", "console_key", "console_tls_name"});
+               "console_ca", "console_cert", "console_key", "console_tls_name", "record"});
   HostConfig host;
   host.id = id;
   auto uri = r.string(t, s, "uri");
@@ -342,6 +356,7 @@ void read_host(const Reader& r, const std::string& id, const toml::table& t, Con
   if (auto v = r.string(t, s, "console_cert")) host.console_cert = *v;
   if (auto v = r.string(t, s, "console_key")) host.console_key = *v;
   if (auto v = r.string(t, s, "console_tls_name")) host.console_tls_name = *v;
+  if (auto v = r.boolean(t, s, "record")) host.record = *v;
   c.hosts.push_back(std::move(host));
 }
 
@@ -412,12 +427,13 @@ Config load_config_text(std::string_view text, const std::string& origin) {
   const Reader r(origin);
   for (const auto& [key, value] : root) {
     const std::string_view k = key.str();
-    if (k != "gateway" && k != "tokens" && k != "hosts" && k != "limits")
+    if (k != "gateway" && k != "tokens" && k != "hosts" && k != "limits" && k != "recording")
       r.fail(std::string(k), "unknown section");
   }
   if (const toml::table* t = r.table(root, "gateway")) read_gateway(r, *t, config);
   if (const toml::table* t = r.table(root, "tokens")) read_tokens(r, *t, config);
   if (const toml::table* t = r.table(root, "limits")) read_limits(r, *t, config);
+  if (const toml::table* t = r.table(root, "recording")) read_recording(r, *t, config);
   if (const toml::table* hosts = r.table(root, "hosts")) {
     for (const auto& [id, node] : *hosts) {
       if (!node.is_table()) r.fail("hosts." + std::string(id.str()), "must be a table");

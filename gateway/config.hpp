@@ -44,6 +44,7 @@ struct HostConfig {
   std::string console_cert;
   std::string console_key;
   std::string console_tls_name;  // the name the console's certificate must carry
+  bool record = false;           // record every console session of the host ([recording])
 
   bool operator==(const HostConfig&) const = default;  // a reload tells whether hosts changed
 };
@@ -68,6 +69,17 @@ struct LimitsConfig {
   std::chrono::milliseconds max_session_length{0};  // 0: off
 
   bool operator==(const LimitsConfig&) const = default;
+};
+
+// [recording]: where and how console sessions are recorded (docs/recording.md),
+// for hosts with record = true and tokens with the record claim. Read at start;
+// a reload keeps it.
+struct RecordingConfig {
+  std::string directory = "/var/lib/console-gw/recordings";  // created 0700
+  std::uint64_t max_bytes = 256 * 1024 * 1024;  // per session's file; then recording stops
+  bool include_input = false;                   // the browser's keys and pointer too
+
+  bool operator==(const RecordingConfig&) const = default;
 };
 
 struct Config {
@@ -115,6 +127,7 @@ struct Config {
   std::vector<std::string> metrics_allow{"127.0.0.0/8", "::1/128"};
 
   LimitsConfig limits;
+  RecordingConfig recording;
 
   // [tokens]
   TokenMode token_mode = TokenMode::jwt;

@@ -24,6 +24,7 @@ std::optional<std::string> read_password(const std::string& file, const std::str
 HostSecurity load_host_security(const HostConfig& host, const std::string& origin) {
   HostSecurity out;
   out.rfb = host.vnc_security_gateway;
+  out.record = host.record;
   out.password_from_libvirt = host.vnc_password_from_libvirt;
   const std::string key = origin + ": hosts." + host.id + ".";
   out.password = read_password(host.vnc_password_file, key + "vnc_password_file");

@@ -27,6 +27,7 @@ struct HostSecurity {
   std::shared_ptr<const console_tls::ClientContext> tls;  // console_ca (+ cert, key)
   std::string tls_name;             // console_tls_name; empty: the host's address or name
   bool client_certificate = false;  // console_cert given
+  bool record = false;              // record = true: every session is recorded
 };
 
 using HostSecurities = std::map<std::string, HostSecurity, std::less<>>;

@@ -39,6 +39,7 @@ constexpr std::pair<std::string_view, std::string_view> token_reasons[] = {
     {"bad nbf claim", "bad_claim"},
     {"bad console claim", "bad_claim"},
     {"bad view_only claim", "bad_claim"},
+    {"bad record claim", "bad_claim"},
     {"bad jti claim", "bad_claim"},
     {"bad device claim", "bad_claim"},
     {"device claim without console serial", "bad_claim"},

@@ -3,6 +3,7 @@
 #include "admin/commands.hpp"
 #include "common/log.hpp"
 #include "gateway/cli.hpp"
+#include "gateway/replay.hpp"
 #include "gateway/server.hpp"
 #include "token/token.hpp"
 
@@ -53,6 +54,7 @@ std::optional<std::string> make_token(const cgw::gateway::TokenCommand& cmd) {
     request.view_only = cmd.view_only;
     request.device = cmd.device;
     request.force = cmd.force;
+    request.record = cmd.record;
     if (cmd.one_time) request.jti = random_id();
     request.ttl = cmd.ttl;
     request.audience = cmd.audience;
@@ -139,5 +141,8 @@ int main(int argc, char** argv) {
   }
   if (auto* token = std::get_if<cgw::gateway::TokenCommand>(&command)) return mint_token(*token);
   if (auto* url = std::get_if<cgw::gateway::UrlCommand>(&command)) return print_url(*url);
+  if (auto* replay = std::get_if<cgw::gateway::ReplayCommand>(&command)) {
+    return cgw::gateway::run_replay(*replay);
+  }
   return serve(std::move(std::get<cgw::gateway::ServeCommand>(command).config), args);
 }

@@ -33,6 +33,8 @@ std::vector<std::string> restart_only_changes(const Config& running, const Confi
   note(running.connect_timeout != next.connect_timeout, "gateway.connect_timeout");
   note(running.drain_timeout != next.drain_timeout, "gateway.drain_timeout");
   note(running.write_timeout != next.write_timeout, "gateway.write_timeout");
+  // The recorder's writer is made at start; a host's record = true is reloaded.
+  note(running.recording != next.recording, "recording");
   // The one-time tokens' store is made at start.
   note(running.replay_store != next.replay_store, "tokens.replay_store");
   note(running.replay_store_password_file != next.replay_store_password_file,

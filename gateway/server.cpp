@@ -6,6 +6,7 @@
 #include "gateway/credentials.hpp"
 #include "gateway/gateway_metrics.hpp"
 #include "gateway/host_set.hpp"
+#include "gateway/recording.hpp"
 #include "gateway/redis_replay_store.hpp"
 #include "gateway/reload.hpp"
 #include "gateway/replay_guard.hpp"
@@ -127,6 +128,7 @@ struct Server::Impl {
     events.add(session_log);
     events.add(gateway_metrics);
     services.admission = &admission;
+    services.recorder = &recorder;
     services.pump_options = session_pump_options(config);
     admission.expose(metrics);
     if (auto* redis = dynamic_cast<RedisReplayStore*>(replay.get())) redis->expose(metrics);
@@ -177,6 +179,9 @@ struct Server::Impl {
   // Outlives the io_contexts too: the sessions destroyed with them give back
   // their admission tickets.
   Admission admission;
+  // Outlives the io_contexts as well: the sessions destroyed with them close
+  // their recordings, which the writer finishes before it stops.
+  Recorder recorder{config.recording};
   // Declared before everything that posts to them. The first also runs the
   // acceptor, signals and the stop.
   std::vector<std::unique_ptr<net::io_context>> contexts;

@@ -22,6 +22,7 @@ class ConsoleOpener;
 namespace cgw::gateway {
 
 class Admission;
+class Recorder;
 struct Config;
 class SessionEvents;
 class SessionRegistry;
@@ -57,6 +58,7 @@ struct Services {
   std::optional<StaticFiles> xterm;  // xterm.js at <base>/xterm/ (serial consoles)
   MetricsEndpoint metrics;           // <base>/metrics
   Admission* admission = nullptr;    // [limits]: set by the Server, never null while serving
+  Recorder* recorder = nullptr;      // [recording]: null, nothing is recorded
   // Every console's pump: the write timeout and the session limits, with their
   // sentences made once (session_pump_options()), not per session.
   stream::PumpOptions pump_options{};

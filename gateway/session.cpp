@@ -6,6 +6,7 @@
 #include "gateway/config.hpp"
 #include "gateway/console_layers.hpp"
 #include "gateway/outcome.hpp"
+#include "gateway/recording.hpp"
 #include "gateway/request_rules.hpp"
 #include "gateway/responses.hpp"
 #include "gateway/routing.hpp"
@@ -276,6 +277,23 @@ ConsoleOpened console_opened(const Connected& c, const SessionState& state) {
   return opened;
 }
 
+// The recording layer around the browser's end when its host or token asks
+// for a recording (recording.hpp); null otherwise.
+std::unique_ptr<RecordingStream> recording_layer(Services& s, const Connected& c,
+                                                 stream::ByteStream& browser,
+                                                 const SessionState& state) {
+  if (!s.recorder || !c.target || !c.target->record) return nullptr;
+  RecordingHeader header;
+  header.session = state.info.id;
+  header.host = state.info.host_id;
+  header.uuid = state.info.uuid;
+  header.domain_name = c.domain_name;
+  header.console = std::string(console_kind_name(c.kind));
+  header.started = std::chrono::system_clock::now();
+  header.include_input = s.recorder->config().include_input;
+  return std::make_unique<RecordingStream>(browser, s.recorder->start(header, prefix(state)));
+}
+
 // Puts the console's protocol layers around it (console_layers.hpp). Returns
 // why the session must end instead, if it must.
 net::awaitable<std::optional<stream::EndReason>> layer(stream::ByteStream& browser, Connected& c,
@@ -392,16 +410,17 @@ void report_end(Services& s, const SessionState& state, const stream::PumpResult
 
 // Pumps a connected console until either side ends. The work that does not
 // wait is in plain functions: what a coroutine declares stays in its frame for
-// as long as the console is open.
+// as long as the console is open. `browser` is `client` itself, or the
+// recording layer around it.
 template <class Client>
-net::awaitable<void> pump_console(Client& client, Connected& c, Services& s,
-                                  const SessionState& state) {
+net::awaitable<void> pump_console(Client& client, stream::ByteStream& browser, Connected& c,
+                                  Services& s, const SessionState& state) {
   s.events.connected(state.info, console_opened(c, state));
   const net::any_io_executor executor = co_await net::this_coro::executor;
   const OpenConsole open(s, state, client, c.console.get(), executor);
   VmStoppedReason why_ended(state);
   const stream::PumpResult result =
-      co_await stream::pump(client, *c.console, s.pump_options, &why_ended);
+      co_await stream::pump(browser, *c.console, s.pump_options, &why_ended);
   if (result.stalled && result.ended_by == stream::PumpResult::Ender::console) {
     // The pump stopped reading the browser when the console stopped taking its
     // data; read (and drop) the rest until its close reply, so that closing the
@@ -441,12 +460,18 @@ net::awaitable<void> run_console(std::unique_ptr<UpgradedConsole<Ws>> session, S
     co_await session->ws.close_and_drain(why);
     co_return;
   }
-  if (const auto ended = co_await layer(session->ws, c, s, session->state)) {
+  // The recording layer goes around the browser's end, before the RFB layer
+  // speaks to it: the file holds what the browser saw, handshake included.
+  // On the heap: a session that is not recorded keeps one null pointer for it.
+  std::unique_ptr<RecordingStream> recorded = recording_layer(s, c, session->ws, session->state);
+  stream::ByteStream& browser = recorded ? static_cast<stream::ByteStream&>(*recorded)
+                                         : static_cast<stream::ByteStream&>(session->ws);
+  if (const auto ended = co_await layer(browser, c, s, session->state)) {
     co_await session->ws.close_and_drain(*ended);
     co_return;
   }
   session->ws.keep_alive(s.config.ping_interval);
-  co_await pump_console(session->ws, c, s, session->state);
+  co_await pump_console(session->ws, browser, c, s, session->state);
 }
 
 // What the WebSocket frames go over once the HTTP phase is done.

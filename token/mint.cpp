@@ -47,6 +47,7 @@ std::string mint(const SigningKey& key, const MintRequest& request) {
   claims["exp"] = issued_at + request.ttl.count();
   if (request.console) claims["console"] = console_kind_name(*request.console);
   if (request.view_only) claims["view_only"] = true;
+  if (request.record) claims["record"] = true;
   if (request.audience) claims["aud"] = *request.audience;
   if (request.jti) claims["jti"] = *request.jti;
   if (request.device) claims["device"] = *request.device;

@@ -36,6 +36,7 @@ struct Claims {
   std::optional<ConsoleKind> console;
   std::optional<std::chrono::system_clock::time_point> expires;  // unset in plain mode
   bool view_only = false;  // "view_only": true — the browser's input is dropped
+  bool record = false;     // "record": true — the session is recorded (docs/recording.md)
   // "jti": the token's ID. A token that carries one opens a console once
   // (the gateway's ReplayGuard remembers it until it expires).
   std::optional<std::string> jti;
@@ -142,6 +143,7 @@ struct MintRequest {
   std::string uuid;
   std::optional<ConsoleKind> console;
   bool view_only = false;
+  bool record = false;
   std::chrono::seconds ttl{60};
   std::optional<std::string> audience;
   std::optional<std::string> jti;     // a one-time token's ID

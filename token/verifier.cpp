@@ -30,6 +30,7 @@ constexpr std::string_view bad_exp = "bad exp claim";
 constexpr std::string_view bad_nbf = "bad nbf claim";
 constexpr std::string_view bad_console = "bad console claim";
 constexpr std::string_view bad_view_only = "bad view_only claim";
+constexpr std::string_view bad_record = "bad record claim";
 constexpr std::string_view bad_jti = "bad jti claim";
 constexpr std::string_view bad_device = "bad device claim";
 constexpr std::string_view device_not_serial = "device claim without console serial";
@@ -160,6 +161,10 @@ VerifyResult check_claims(const json::object& payload, const Policy& policy,
     // A boolean only: a string "false" must not read as anything.
     if (!view_only->is_bool()) return invalid(bad_view_only);
     claims->view_only = view_only->get_bool();
+  }
+  if (const auto* record = payload.if_contains("record")) {
+    if (!record->is_bool()) return invalid(bad_record);
+    claims->record = record->get_bool();
   }
   if (const auto* jti = payload.if_contains("jti")) {
     if (!jti->is_string() || jti->get_string().empty() ||

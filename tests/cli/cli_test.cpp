@@ -203,6 +203,40 @@ TEST(ConsoleGwCli, TokenCommandMintsSerialWithDeviceAndForce) {
       << bad_device.err;
 }
 
+TEST(ConsoleGwCli, TokenCommandMintsRecord) {
+  test::Scratch scratch;
+  const std::string secret = scratch.hs256_secret("token.key");
+  const Outcome r =
+      run_gw({"token", "--host", "kvm01", "--uuid", "6dd411c6-8710-48b0-bea0-e273ebd176c6",
+              "--record", "--signing-key", secret});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const token::Verifier verifier(token::VerificationKey::load_file(secret), token::Policy{});
+  const auto result =
+      verifier.verify(r.out.substr(0, r.out.find('\n')), std::chrono::system_clock::now());
+  ASSERT_TRUE(result) << result.rejection.reason;
+  EXPECT_TRUE(result.claims->record);
+}
+
+// console-gw replay refuses what it cannot show with one line and status 2.
+TEST(ConsoleGwCli, ReplayRefusesWhatIsNotAVncRecording) {
+  test::Scratch scratch;
+  const std::string text = scratch.write("notes.txt", "hello\n");
+  Outcome r = run_gw({"replay", text});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.err, "console-gw replay: " + text +
+                       ": not a console-gw recording (its header is not one)\n");
+  const std::string spice = scratch.write(
+      "spice.cgwrec", R"({"format":"console-gw-recording","version":1,"console":"spice"})"
+                      "\n");
+  r = run_gw({"replay", spice});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.err, "console-gw replay: " + spice +
+                       ": a spice console's recording; replay shows VNC recordings only\n");
+  r = run_gw({"replay", spice, "--speed", "-1"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.err, "console-gw: --speed: must be a number above 0 and at most 1000, got '-1'\n");
+}
+
 TEST(ConsoleGwCli, TokenCommandMintsOneTimeWithAFreshId) {
   test::Scratch scratch;
   const std::string secret = scratch.hs256_secret("token.key");

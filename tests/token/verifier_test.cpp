@@ -130,6 +130,20 @@ TEST(ViewOnly, ABooleanOnly) {
   }
 }
 
+TEST(Record, ABooleanOnly) {
+  const auto verifier = hs256_verifier();
+  const auto on = verifier.verify(hs256_claims(claims_json(60, R"(,"record":true)")), fixed_now());
+  ASSERT_TRUE(on);
+  EXPECT_TRUE(on.claims->record);
+  const auto absent = verifier.verify(hs256_claims(claims_json(60, "")), fixed_now());
+  ASSERT_TRUE(absent);
+  EXPECT_FALSE(absent.claims->record);
+  for (const char* value : {R"("true")", "1", "null"}) {
+    const auto token = hs256_claims(claims_json(60, std::string(R"(,"record":)") + value));
+    expect_invalid(verifier.verify(token, fixed_now()), "bad record claim");
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Token, EachAlgorithm, testing::ValuesIn(all_algorithms),
                          test::algorithm_test_name);
 
@@ -138,6 +152,7 @@ TEST_P(EachAlgorithm, MintThenVerify) {
   request.uuid = "0F8FAD5B-D9CB-469F-A165-70867728950E";
   request.console = ConsoleKind::spice;
   request.view_only = true;
+  request.record = true;
   request.audience = "gw-a";
   request.ttl = 90s;
   Policy policy;
@@ -149,6 +164,7 @@ TEST_P(EachAlgorithm, MintThenVerify) {
   EXPECT_EQ(result.claims->uuid, test::test_uuid);
   EXPECT_EQ(result.claims->console, ConsoleKind::spice);
   EXPECT_TRUE(result.claims->view_only);
+  EXPECT_TRUE(result.claims->record);
   EXPECT_EQ(result.claims->expires, fixed_now() + 90s);
 }
 
