@@ -10,16 +10,11 @@ namespace cgw::gateway {
 namespace {
 
 constexpr std::array all_refusals{
-    Refusal::invalid_token,
-    Refusal::token_expired,
-    Refusal::origin_not_allowed,
-    Refusal::unknown_host_or_domain,
-    Refusal::no_console,
-    Refusal::hypervisor_unreachable,
-    Refusal::console_security,
-    Refusal::console_unreachable,
-    Refusal::console_busy,
-    Refusal::replay_store_unavailable,
+    Refusal::invalid_token,      Refusal::token_expired,
+    Refusal::origin_not_allowed, Refusal::unknown_host_or_domain,
+    Refusal::no_console,         Refusal::hypervisor_unreachable,
+    Refusal::console_security,   Refusal::console_unreachable,
+    Refusal::console_busy,       Refusal::replay_store_unavailable,
 };
 
 // The token component's reasons (token/verifier.cpp) and the gateway's own
