@@ -14,7 +14,7 @@ enum class Refusal : std::uint16_t {
   token_expired = 4402,
   origin_not_allowed = 4403,
   unknown_host_or_domain = 4404,
-  no_console = 4409,              // domain not running, or no console of that type
+  no_console = 4409,  // domain not running, or no console of that type
   // A serial console taken over by a client with "force" (4410 is the
   // session time limit, limits.max_session_length).
   console_taken_over = 4411,
