@@ -13,6 +13,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -37,14 +39,18 @@ constexpr log::Logger logger{"libvirt"};
 // unchanged with the one before it; the last owner's destructor waits for the
 // calls still inside libvirt (before the connection goes) and ends the threads.
 //
-// The threads are one first thread and the others behind it: a call goes to the
-// first thread while that is free, and to the others only while it is busy. A
-// lone pool of several threads wakes a second thread whenever it finds more
-// work queued, so each call cost about one more sleep and wake-up than on one
-// thread (bench/run's set-up: 2.4 against 1.4 voluntary context switches per
-// session); a single-threaded pool wakes nobody else. The others keep a call
-// from waiting behind a slow one, or behind a first thread the scheduler has
-// set aside.
+// The threads are one first thread and the others behind it. A call goes to
+// the first thread while that is free, or while it is only just busy: its call
+// began less than `quick_call` ago and no other waits for it (a lookup on a
+// local libvirt takes some 20 µs). Others go to the other threads: a call then
+// never waits behind a slow one (a remote hypervisor's round trip, one that
+// hangs) nor for long behind a first thread the scheduler has set aside. One
+// pool of several threads instead wakes a second thread whenever it finds more
+// work queued and spreads short-lived allocations over several malloc arenas:
+// bench/run's set-up rate was 10% lower and an idle session took 1.3 KiB more
+// (issue 14's note, bench/changes.md).
+constexpr auto quick_call = std::chrono::milliseconds(1);
+
 struct Host {
   Host(HostSpec s, unsigned threads) : spec(std::move(s)), first(1) {
     if (threads > 1) others.emplace(threads - 1);
@@ -60,6 +66,36 @@ struct Host {
   std::optional<net::thread_pool> others;
   // Calls handed to `first` and not yet returned.
   std::atomic<unsigned> on_first{0};
+  // When the first thread's current call began, or was queued for it while
+  // it was free (steady clock, ns): a thread the scheduler has not woken yet
+  // counts as busy from then.
+  std::atomic<std::int64_t> first_since{0};
+
+  // Whether a call now goes to the first thread; counts it there if so.
+  bool take_first() {
+    if (!others) {
+      on_first.fetch_add(1, std::memory_order_relaxed);
+      return true;
+    }
+    const std::int64_t now = std::chrono::steady_clock::now().time_since_epoch().count();
+    unsigned queued = on_first.load(std::memory_order_relaxed);
+    if (queued == 0) {
+      if (!on_first.compare_exchange_strong(queued, 1, std::memory_order_relaxed)) return false;
+      first_since.store(now, std::memory_order_relaxed);
+      return true;
+    }
+    // One call there already: wait behind it only while it is young.
+    if (queued != 1 || now - first_since.load(std::memory_order_relaxed) >=
+                           std::chrono::nanoseconds(quick_call).count()) {
+      return false;
+    }
+    return on_first.compare_exchange_strong(queued, 2, std::memory_order_relaxed);
+  }
+  void first_begins() {
+    first_since.store(std::chrono::steady_clock::now().time_since_epoch().count(),
+                      std::memory_order_relaxed);
+  }
+  void first_ends() { on_first.fetch_sub(1, std::memory_order_relaxed); }
   std::mutex mutex;
   Connection connection;
   // Mirrors `connection` for readers that must not wait for the mutex (metrics).
@@ -252,12 +288,11 @@ net::awaitable<DomainLookup> Hypervisors::lookup(std::string host_id, std::strin
   // when a newer one shares it.
   const HypervisorOptions options = impl_->options;
   host->pending.fetch_add(1);
-  // The first thread unless it is busy (a race only sends a call to the other kind).
-  const bool first = !host->others || host->on_first.load(std::memory_order_relaxed) == 0;
-  if (first) host->on_first.fetch_add(1, std::memory_order_relaxed);
+  const bool first = host->take_first();
   auto job = [host, options, first, uuid = std::move(uuid)] {
+    if (first) host->first_begins();
     DomainLookup out = lookup_blocking(*host, options, uuid);
-    if (first) host->on_first.fetch_sub(1, std::memory_order_relaxed);
+    if (first) host->first_ends();
     host->pending.fetch_sub(1);
     return out;
   };
