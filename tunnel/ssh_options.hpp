@@ -21,7 +21,10 @@ struct SshTunnelOptions {
   // The SSH window each channel offers: how much console output may be on its
   // way or waiting in this process, beyond one read, before the server has to
   // stop. It bounds memory per channel when the browser is slower than the console.
-  std::size_t channel_window = 256 * 1024;
+  // 256 KiB held bulk back (libssh2 tops the window up after almost every read,
+  // and sshd stalls on an empty one): 1 MiB gave about 10% more down, 1 and 8
+  // streams, in A/B runs (bench/changes.md); 2 MiB (OpenSSH's) no more than 1.
+  std::size_t channel_window = 1024 * 1024;
   // Channel writes wait while this much is queued for the host's socket.
   std::size_t send_high_water = 1024 * 1024;
 };

@@ -5,6 +5,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 namespace cgw::tunnel {
@@ -71,6 +73,15 @@ ssize_t SshTransport::receive(void* data, std::size_t length) {
   const ssize_t n = ::recv(fd_, data, length, MSG_DONTWAIT);
   if (n > 0) {
     received_ += static_cast<std::uint64_t>(n);
+    // The socket is drained: acknowledge now rather than after the kernel's
+    // delayed-ACK timer (40 ms). OpenSSH's sshd leaves Nagle on for sessions
+    // without a terminal, so the next small packet it has for us (a console's
+    // first bytes after the channel-open confirmation, an echo) waits for this
+    // ACK. A full read (bulk) is followed by another one and needs no nudge.
+    if (static_cast<std::size_t>(n) < length) {
+      const int one = 1;
+      ::setsockopt(fd_, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+    }
     return n;
   }
   if (n == 0) {
