@@ -12,6 +12,7 @@
 #include <climits>
 #include <mutex>
 #include <string_view>
+#include <unordered_set>
 
 namespace cgw::libvirt_console {
 namespace {
@@ -61,7 +62,33 @@ void on_stream_event(virStreamPtr stream, int, void* opaque) {
   });
 }
 
-void free_notifier(void* opaque) { delete static_cast<std::shared_ptr<Notifier>*>(opaque); }
+// libvirt frees a callback's opaque from its event loop some time after the
+// callback is removed; at exit the loop stops first, so the last ones are never
+// freed. They stay listed here until freed: reachable, so not reported as
+// leaks, as they are not (the process ends).
+std::mutex& pending_mutex() {
+  static std::mutex mutex;
+  return mutex;
+}
+std::unordered_set<void*>& pending_frees() {
+  static auto* pending = new std::unordered_set<void*>();
+  return *pending;
+}
+
+void* hand_to_libvirt(std::shared_ptr<Notifier> notifier) {
+  auto* opaque = new std::shared_ptr<Notifier>(std::move(notifier));
+  const std::lock_guard lock(pending_mutex());
+  pending_frees().insert(opaque);
+  return opaque;
+}
+
+void free_notifier(void* opaque) {
+  {
+    const std::lock_guard lock(pending_mutex());
+    pending_frees().erase(opaque);
+  }
+  delete static_cast<std::shared_ptr<Notifier>*>(opaque);
+}
 
 }  // namespace
 
@@ -77,9 +104,9 @@ ConsoleStream::ConsoleStream(virStreamPtr stream, net::any_io_executor executor,
   notifier->watch = watch_;
   notifier_ = notifier;
   // Nothing armed yet: the first read or write that finds nothing to do arms.
-  auto* opaque = new std::shared_ptr<Notifier>(notifier);
+  void* opaque = hand_to_libvirt(notifier);
   if (virStreamEventAddCallback(stream_, 0, on_stream_event, opaque, free_notifier) < 0) {
-    delete opaque;
+    free_notifier(opaque);
     failed(libvirt::LastError::take().message);
   }
 }
