@@ -10,13 +10,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 
-// GCC 12 at -O2 reports a false -Wmismatched-new-delete on these coroutines'
-// frames (Asio allocates them with aligned_alloc and frees them with its own
-// operator delete, which GCC takes for a mismatch), as bench/CMakeLists.txt notes.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-
 namespace cgw::gateway {
 namespace {
 

@@ -20,12 +20,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-// GCC 12 at -O2 reports a false -Wmismatched-new-delete on coroutine frames
-// (see console_layers.cpp).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-
 namespace cgw::gateway {
 namespace {
 

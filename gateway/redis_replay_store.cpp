@@ -22,8 +22,6 @@
 #include <iterator>
 #include <vector>
 
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
 namespace cgw::gateway {
 namespace {
 

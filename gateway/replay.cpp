@@ -25,12 +25,6 @@
 #include <iostream>
 #include <memory>
 
-// GCC 12 at -O2 reports a false -Wmismatched-new-delete on coroutine frames
-// (see console_layers.cpp).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-
 namespace cgw::gateway {
 namespace {
 

@@ -13,13 +13,6 @@
 #include <span>
 #include <vector>
 
-// GCC 12 at -O2 reports a false -Wmismatched-new-delete on coroutine frames
-// (Asio allocates them with aligned_alloc and frees them with its own operator
-// delete), as gateway/console_layers.cpp notes.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-
 namespace cgw::spice {
 namespace {
 

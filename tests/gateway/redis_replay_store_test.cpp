@@ -22,8 +22,6 @@
 
 #include <thread>
 
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
 namespace cgw::gateway {
 namespace {
 
