@@ -1,5 +1,7 @@
 #include "websocket/ws_stream.hpp"
 
+#include "stream/buffer_pool.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -216,10 +218,13 @@ void BasicWsStream<T>::arm_close_limit() {
 template <class T>
 net::awaitable<void> BasicWsStream<T>::close_and_drain(stream::EndReason why) {
   co_await close(why);
-  std::array<std::uint8_t, 256> scratch;
+  // What the browser still sends is read into a borrowed buffer, one read at a
+  // time, as the pump does: a browser that floods is drained in 64 KiB reads,
+  // not hundreds of thousands of small ones, and a quiet one holds no buffer.
   for (;;) {
     if (co_await wait_readable()) break;
-    auto [ec, n] = co_await read_some(net::buffer(scratch));
+    const stream::BorrowedBuffer scratch = stream::BorrowedBuffer::borrow();
+    auto [ec, n] = co_await read_some(net::buffer(scratch.data(), stream::BorrowedBuffer::size));
     if (ec) break;
   }
   abort();
